@@ -1,0 +1,19 @@
+// How a KME ID is bound to its certificate is unspecified (etsi-qkd-014.md): accept CN, a URI SAN
+// whose last segment is the ID, or a DNS SAN equal to it.
+import type { X509Certificate } from 'node:crypto';
+
+export function certificateNames(cert: X509Certificate): { cn?: string; uris: string[]; dns: string[] } {
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  const san = cert.subjectAltName ?? '';
+  const parts = san.split(/,\s*/);
+  return {
+    cn,
+    uris: parts.filter((p) => p.startsWith('URI:')).map((p) => p.slice(4)),
+    dns: parts.filter((p) => p.startsWith('DNS:')).map((p) => p.slice(4)),
+  };
+}
+
+export function kmeIdInCertificate(cert: X509Certificate, kmeId: string): boolean {
+  const n = certificateNames(cert);
+  return n.cn === kmeId || n.dns.includes(kmeId) || n.uris.some((u) => u === kmeId || u.split(/[:/]/).pop() === kmeId);
+}

@@ -1,0 +1,119 @@
+// One HTTP exchange with a KME under an identity's TLS settings, a deadline and a response size cap.
+// Both the typed SDK (through the fetch bridge) and raw negative-test requests go through here.
+import { request } from 'undici';
+import { classifyTransportError, KmeTransportError } from './errors.ts';
+import type { SaeIdentity } from './identity.ts';
+
+export interface RawRequest {
+  method: string;
+  /** Path (may include a query string) relative to the KME base URL, or an absolute URL. */
+  path: string;
+  query?: Record<string, string | number | Array<string | number>>;
+  headers?: Record<string, string>;
+  /** Bytes sent as-is; a string is sent as UTF-8; an object is JSON-encoded with a JSON content type. */
+  body?: Uint8Array | string | object;
+  /** Overrides the identity's deadline (ms). */
+  timeoutMs?: number;
+}
+
+export interface RawResponse {
+  method: string;
+  url: string;
+  /** Body bytes as sent (for evidence); undefined when none. */
+  requestBody?: Uint8Array;
+  requestHeaders: Record<string, string>;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  elapsedMs: number;
+  /** The body as UTF-8 text. */
+  text(): string;
+  /** Parsed JSON, or undefined when the body is not JSON. */
+  json(): unknown;
+}
+
+export function buildUrl(base: string, path: string, query?: RawRequest['query']): URL {
+  const url = /^[a-z]+:\/\//i.test(path) ? new URL(path) : new URL(base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`));
+  for (const [k, v] of Object.entries(query ?? {})) {
+    for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
+  }
+  return url;
+}
+
+function encodeBody(body: RawRequest['body'], headers: Record<string, string>): Uint8Array | undefined {
+  if (body === undefined) return undefined;
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
+
+/** Performs one exchange; throws KmeTransportError (never anything else) when no HTTP answer arrives in time. */
+export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawRequest): Promise<RawResponse> {
+  const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+  const requestBody = encodeBody(req.body, headers);
+  const url = buildUrl(baseUrl, req.path, req.query);
+  const where = `${req.method} ${url.pathname} at ${url.host}`;
+  const deadline = req.timeoutMs ?? identity.timeoutMs;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, deadline);
+  const started = performance.now();
+  try {
+    const res = await request(url, {
+      method: req.method as 'GET',
+      headers,
+      body: requestBody,
+      dispatcher: identity.dispatcher,
+      signal: controller.signal,
+      maxRedirections: 0,
+    } as Parameters<typeof request>[1]);
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > identity.maxResponseBytes) {
+      res.body.destroy();
+      throw new KmeTransportError('response-too-large', `${where}: the response declares ${declared} bytes, over the cap of ${identity.maxResponseBytes}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > identity.maxResponseBytes) {
+        res.body.destroy();
+        throw new KmeTransportError('response-too-large', `${where}: the response exceeded the cap of ${identity.maxResponseBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    const responseHeaders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+    return {
+      method: req.method,
+      url: url.toString(),
+      requestBody,
+      requestHeaders: headers,
+      status: res.statusCode,
+      headers: responseHeaders,
+      body,
+      elapsedMs: performance.now() - started,
+      text: () => body.toString('utf8'),
+      json: () => {
+        try {
+          return JSON.parse(body.toString('utf8')) as unknown;
+        } catch {
+          return undefined;
+        }
+      },
+    };
+  } catch (err) {
+    if (timedOut) throw new KmeTransportError('deadline', `${where}: no complete answer within the deadline of ${deadline} ms`);
+    const classified = classifyTransportError(err, where);
+    const local = classified.kind === 'connection-reset' || classified.kind === 'client-cert-rejected' ? identity.clientCertProblem() : undefined;
+    if (local) throw new KmeTransportError(local.kind, `${where}: the KME closed the connection during or after the handshake; likely cause: ${local.text}`, classified.code);
+    throw classified;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,90 @@
+// Target profiles: a valid one loads with paths resolved and ${ENV} substituted; every malformed one
+// is refused with the file, the field (with its line) and what is wrong.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTargetProfile, ProfileError } from './load.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'qkd-profile-'));
+for (const f of ['ca.pem', 'a.pem', 'a.key', 'b.pem', 'b.key']) writeFileSync(join(dir, f), 'x');
+
+const VALID = `name: acme-kms
+kmes:
+  A: { url: https://kme-a.example:8443, ca: ca.pem, kme_id: KME_A }
+  B: { url: https://kme-b.example:8443, ca: ca.pem }
+saes:
+  master: { id: SAE_A, kme: A, cert: a.pem, key: a.key }
+  slave:  { id: "\${SLAVE_ID}", kme: B, cert: b.pem, key: b.key }
+profile: strict
+`;
+
+function write(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function refusal(text: string, env: NodeJS.ProcessEnv = { SLAVE_ID: 'SAE_B' }): string {
+  const file = write(`p${Math.random().toString(36).slice(2)}.yaml`, text);
+  try {
+    loadTargetProfile(file, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProfileError);
+    const msg = (err as Error).message;
+    expect(msg).toContain(file);
+    return msg;
+  }
+  throw new Error('profile was accepted');
+}
+
+describe('target profile loader', () => {
+  it('loads a valid profile, resolving paths against the file and substituting ${ENV}', () => {
+    const p = loadTargetProfile(write('ok.yaml', VALID), { SLAVE_ID: 'SAE_B' });
+    expect(p.saes.slave.id).toBe('SAE_B');
+    expect(p.kmes.A!.ca).toBe(join(dir, 'ca.pem'));
+    expect(p.saes.master.key).toBe(join(dir, 'a.key'));
+    expect(p.profile).toBe('strict');
+    expect(p.timeout_ms).toBe(10_000);
+  });
+
+  it('names an unset environment variable and its field', () => {
+    expect(refusal(VALID, {})).toMatch(/:7:\d+: field saes\.slave\.id uses \$\{SLAVE_ID\}, but the environment variable SLAVE_ID is not set/);
+  });
+
+  it('names a missing required field', () => {
+    expect(refusal(VALID.replace('name: acme-kms\n', ''))).toMatch(/field name .*(expected string|received undefined)/i);
+  });
+
+  it('names a field of the wrong type with its line', () => {
+    expect(refusal(VALID.replace('profile: strict', 'profile: [strict]'))).toMatch(/:8:\d+: field profile /);
+  });
+
+  it('names an unknown field', () => {
+    expect(refusal(VALID + 'vendor: x\n')).toMatch(/unknown: vendor/);
+  });
+
+  it('names a bad URL', () => {
+    expect(refusal(VALID.replace('https://kme-b.example:8443', 'kme-b:8443'))).toMatch(/field kmes\.B\.url must be an http\(s\) URL/);
+  });
+
+  it('names an SAE pointing at an unknown KME', () => {
+    expect(refusal(VALID.replace('kme: B,', 'kme: C,'))).toMatch(/field saes\.slave\.kme names KME "C"/);
+  });
+
+  it('names a file that does not exist, with where it was looked for', () => {
+    expect(refusal(VALID.replace('cert: a.pem', 'cert: missing.pem'))).toMatch(/field saes\.master\.cert names missing\.pem, which does not exist \(resolved to .*missing\.pem\)/);
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    expect(refusal('name: [unclosed\n')).toMatch(/:\d+:\d+: not valid YAML/);
+  });
+
+  it('reports duplicate keys', () => {
+    expect(refusal(VALID + 'name: again\n')).toMatch(/not valid YAML/);
+  });
+
+  it('reports an unreadable file', () => {
+    expect(() => loadTargetProfile(join(dir, 'nope.yaml'))).toThrow(/nope\.yaml: cannot be read \(ENOENT\)/);
+  });
+});

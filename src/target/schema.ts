@@ -1,0 +1,48 @@
+// The target profile format of design.md, as a zod schema: what a user writes to point the harness at
+// a KMS pair (and, optionally, at the two sites of a deployment).
+import { z } from 'zod';
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+export const KmeEntry = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://kme-a.example:8443' }),
+  ca: nonEmpty.describe('PEM file of the CA that signs the KME certificate'),
+  kme_id: nonEmpty.optional(),
+  servername: nonEmpty.optional(),
+});
+
+export const SaeEntry = z.strictObject({
+  id: nonEmpty,
+  kme: nonEmpty.describe('key of the KME (under kmes) this SAE talks to'),
+  cert: nonEmpty,
+  key: nonEmpty,
+});
+
+export const SiteEntry = z.strictObject({
+  exec: z.array(z.string()).default([]),
+  wireguard: z.strictObject({ interface: nonEmpty, peer: nonEmpty.optional() }),
+  probe: z.strictObject({ host: nonEmpty, port: z.int().min(1).max(65535) }).optional(),
+  hsm: z.strictObject({ module: nonEmpty, token: nonEmpty, pin: z.string() }).optional(),
+});
+
+export const TargetProfileSchema = z
+  .strictObject({
+    name: nonEmpty,
+    kmes: z.record(z.string(), KmeEntry).refine((k) => Object.keys(k).length >= 1, 'needs at least one KME'),
+    saes: z.strictObject({ master: SaeEntry, slave: SaeEntry, outsider: SaeEntry.optional() }),
+    profile: z.enum(['strict', 'lenient']).default('lenient'),
+    expectations: nonEmpty.optional(),
+    timeout_ms: z.int().min(1).max(600_000).default(10_000),
+    max_response_bytes: z.int().min(1024).default(4 * 1024 * 1024),
+    sites: z.record(z.string(), SiteEntry).optional(),
+  })
+  .superRefine((p, ctx) => {
+    for (const role of ['master', 'slave', 'outsider'] as const) {
+      const sae = p.saes[role];
+      if (sae && !(sae.kme in p.kmes)) {
+        ctx.addIssue({ code: 'custom', path: ['saes', role, 'kme'], message: `names KME "${sae.kme}", which is not under kmes (${Object.keys(p.kmes).join(', ')})` });
+      }
+    }
+  });
+
+export type TargetProfile = z.infer<typeof TargetProfileSchema>;
