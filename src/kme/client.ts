@@ -33,6 +33,8 @@ export class KmeClient {
   constructor(
     readonly identity: SaeIdentity,
     readonly baseUrl: string,
+    /** Sees every exchange this client completes (the conformance suite keeps them as evidence). */
+    private readonly onExchange?: (raw: RawResponse) => void,
   ) {
     this.client = createClient({ baseUrl: baseUrl.replace(/\/+$/, '') });
   }
@@ -61,6 +63,7 @@ export class KmeClient {
     }
     if (failure) throw failure;
     if (!raw) throw new KmeTransportError('network', 'the request failed before an answer arrived');
+    this.onExchange?.(raw);
     const out: CallResult<T> = { status: raw.status, raw };
     const body = raw.json();
     if (raw.status >= 200 && raw.status < 300) {
@@ -100,8 +103,15 @@ export class KmeClient {
   }
 
   /** Any method, path, query, headers and body bytes, under this identity's TLS settings and limits. */
-  raw(req: RawRequest): Promise<RawResponse> {
-    return exchange(this.identity, this.baseUrl, req);
+  async raw(req: RawRequest): Promise<RawResponse> {
+    const raw = await exchange(this.identity, this.baseUrl, req);
+    this.onExchange?.(raw);
+    return raw;
+  }
+
+  /** The same identity and KME, reporting exchanges to another observer. */
+  observed(onExchange: (raw: RawResponse) => void): KmeClient {
+    return new KmeClient(this.identity, this.baseUrl, onExchange);
   }
 }
 

@@ -5,10 +5,15 @@ import { PskInputError } from './errors.ts';
 
 /** What is wrong with `text` as canonical, padded, standard base64; undefined when nothing is. */
 export function base64Problem(text: string): string | undefined {
-  const at = (re: RegExp) => text.search(re);
-  if (at(/\s/) >= 0) return `whitespace at offset ${at(/\s/)}`;
-  if (at(/[-_]/) >= 0) return `URL-safe alphabet character at offset ${at(/[-_]/)} (standard base64 uses '+' and '/')`;
-  if (at(/[^A-Za-z0-9+/=]/) >= 0) return `character outside the base64 alphabet at offset ${at(/[^A-Za-z0-9+/=]/)}`;
+  const checks: Array<[RegExp, string, string]> = [
+    [/\s/, 'whitespace', ''],
+    [/[-_]/, 'URL-safe alphabet character', " (standard base64 uses '+' and '/')"],
+    [/[^A-Za-z0-9+/=]/, 'character outside the base64 alphabet', ''],
+  ];
+  for (const [re, what, hint] of checks) {
+    const at = text.search(re); // the offset only: the character itself would be key material
+    if (at >= 0) return `${what} at offset ${at}${hint}`;
+  }
   if (text.length % 4 !== 0) return `length ${text.length} is not a multiple of 4 (missing padding or truncated)`;
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return 'padding in the wrong place';
   // Only canonical encodings round-trip: non-zero unused bits before '=' decode to the same bytes.

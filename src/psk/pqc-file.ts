@@ -11,7 +11,7 @@ export const ROSENPASS_FILE_CHARS = 44;
 
 /**
  * Parses key file content. Strict on purpose: a trailing newline means the file was not written by
- * Rosenpass (Go consumers such as Arnika would skip it, so we name it instead of guessing), and a short
+ * Rosenpass (a lenient decoder, e.g. Go's encoding/base64, would skip it; we name it instead), and a short
  * file is most likely a read racing Rosenpass's truncate-then-write.
  */
 export function parsePqcKeyFile(content: string | Uint8Array, label = 'PQC key file', options: LengthOptions = {}): Uint8Array {

@@ -96,6 +96,11 @@ export function parseTargetProfile(text: string, path: string, env: NodeJS.Proce
     sae.cert = file(['saes', role, 'cert'], sae.cert);
     sae.key = file(['saes', role, 'key'], sae.key);
   }
+  const expired = profile.negative?.expired_client;
+  if (expired) {
+    expired.cert = file(['negative', 'expired_client', 'cert'], expired.cert);
+    expired.key = file(['negative', 'expired_client', 'key'], expired.key);
+  }
   if (profile.expectations) profile.expectations = file(['expectations'], profile.expectations);
   return { ...profile, source: path };
 }

@@ -35,6 +35,10 @@ export const TargetProfileSchema = z
     timeout_ms: z.int().min(1).max(600_000).default(10_000),
     max_response_bytes: z.int().min(1024).default(4 * 1024 * 1024),
     sites: z.record(z.string(), SiteEntry).optional(),
+    /** Deliberately bad client material the harness cannot make itself (it needs the target CA's key). */
+    negative: z.strictObject({ expired_client: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional() }).optional(),
+    /** Whether conformance may empty the key pool (destructive on a real KMS). */
+    allow_exhaustion: z.boolean().default(false),
   })
   .superRefine((p, ctx) => {
     for (const role of ['master', 'slave', 'outsider'] as const) {

@@ -8,7 +8,7 @@ function messageOf(run: () => unknown): string {
   try {
     run();
   } catch (err) {
-    if (err instanceof PskInputError) return `${err.message}\n${err.stack ?? ''}`;
+    if (err instanceof PskInputError) return err.message; // the stack repeats the message, then code frames
     throw err;
   }
   throw new Error('expected a PskInputError');

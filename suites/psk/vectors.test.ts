@@ -65,7 +65,7 @@ describe('PSK known-answer vectors', () => {
 
   it('psk/6 QKD-only PSKs are the raw 32-byte KMS key, no HKDF', () => {
     checkModeVectors('qkd-only');
-    for (const c of psk.cases.filter((v) => v.mode === 'qkd-only')) expect(c.psk, c.name).toBe(c.qkd);
+    for (const c of psk.cases.filter((v) => v.mode === 'qkd-only')) expect(c.psk === c.qkd, `${c.name}: PSK is the KMS key`).toBe(true);
   });
 
   it('psk/7 PQC-only PSKs (HKDF over the PQC key alone) match the independent vectors', () => checkModeVectors('pqc-only'));

@@ -22,13 +22,13 @@ describe('installed PSK verification', () => {
       const ok = verifyInstalledPsk(site, `${installed.base64}\n`);
       expect(ok, site.mode).toEqual({ match: true, expected: installed.fingerprint, actual: installed.fingerprint });
       // The peer rotated to the next PQC epoch but this site did not: a mismatch.
-      const stale = expectedPsk({ ...site, pqc: site.pqc === undefined ? undefined : nextPqc, kmsKey: site.kmsKey ?? undefined });
-      const bad = verifyInstalledPsk(site, site.mode === 'qkd-only' ? encodeBase64(pqc) : stale.base64);
+      const stale = site.mode === 'qkd-only' ? nextPqc : expectedPsk({ ...site, pqc: nextPqc }).key;
+      const bad = verifyInstalledPsk(site, encodeBase64(stale));
       expect(bad.match, `${site.mode} mismatch`).toBe(false);
       expect(bad.actual).not.toBe(bad.expected);
       expect(verifyInstalledPsk(site, '(none)'), `${site.mode} none`).toEqual({ match: false, expected: installed.fingerprint, actual: '(none)' });
       for (const r of [ok, bad]) {
-        for (const k of [kms, pqc, nextPqc, installed.key, stale.key]) expect(leaksKey(JSON.stringify(r), k), `${site.mode} leaks`).toBe(false);
+        for (const k of [kms, pqc, nextPqc, installed.key, stale]) expect(leaksKey(JSON.stringify(r), k), `${site.mode} leaks`).toBe(false);
         expect(r.expected).toMatch(/^sha256:[0-9a-f]{8}$/);
       }
     }

@@ -1,0 +1,50 @@
+// Fault switches for the lab's mocks (key-control agent and PQC emulator), from the environment:
+//   QKDH_FAULT       comma-separated names (below)
+//   QKDH_FAULT_FROM  seconds after the process started when the fault begins (default 0)
+//   QKDH_FAULT_FOR   seconds it lasts (default: until the process ends)
+// Each reproduces a known failure behaviour of real deployments (docs/lab.md).
+export const FAULTS = {
+  'one-sided': 'key-control: the master cannot deliver the key_ID to its peer but installs its new PSK anyway (Arnika 1.x)',
+  'wrong-derivation': 'key-control: the PSK is derived wrongly (PQC before QKD in the HKDF input)',
+  'skewed-interval': 'key-control: this site applies received keys on its own interval boundary, QKDH_SKEW seconds after its peer (default INTERVAL/4)',
+  'kms-outage': "key-control: this site's KMS is unreachable (connection refused)",
+  'half-written-pqc': 'PQC emulator: a key file is left half-written (truncate-then-write interrupted) for QKDH_HALF_WRITTEN_MS',
+  'stale-pqc': "PQC emulator: this site's key expires early and is replaced by a random key marked stale",
+} as const;
+
+export type FaultName = keyof typeof FAULTS;
+
+export class FaultPlan {
+  readonly started = Date.now();
+  constructor(
+    readonly names: ReadonlySet<FaultName>,
+    readonly fromMs: number,
+    readonly forMs: number,
+  ) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): FaultPlan {
+    const names = new Set<FaultName>();
+    for (const n of (env.QKDH_FAULT ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (!(n in FAULTS)) throw new Error(`QKDH_FAULT: unknown fault "${n}" (known: ${Object.keys(FAULTS).join(', ')})`);
+      names.add(n as FaultName);
+    }
+    const secs = (v: string | undefined, name: string, dflt: number) => {
+      if (v === undefined || v === '') return dflt;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of seconds, got "${v}"`);
+      return n * 1000;
+    };
+    return new FaultPlan(names, secs(env.QKDH_FAULT_FROM, 'QKDH_FAULT_FROM', 0), secs(env.QKDH_FAULT_FOR, 'QKDH_FAULT_FOR', Infinity));
+  }
+
+  /** True when `name` is switched on and `now` lies in its window. */
+  active(name: FaultName, now = Date.now()): boolean {
+    if (!this.names.has(name)) return false;
+    const t = now - this.started;
+    return t >= this.fromMs && t < this.fromMs + this.forMs;
+  }
+
+  has(name: FaultName): boolean {
+    return this.names.has(name);
+  }
+}

@@ -1,0 +1,27 @@
+// Get status (clause 5.2, Status data format clause 6.1): every field from the configuration and the pool;
+// master_SAE_ID is the caller, slave_SAE_ID the path parameter.
+import type { KmeState } from '../kme-state.ts';
+import type { Answer } from '../respond.ts';
+import { checkSlave } from './slave-check.ts';
+
+export function status(k: KmeState, caller: string, slave: string): Answer {
+  const c = k.config;
+  const slaveKme = checkSlave(k, caller, slave);
+  const swapped = k.deviations.has('status-sae-ids-swapped');
+  return {
+    status: 200,
+    body: {
+      source_KME_ID: k.kmeId,
+      target_KME_ID: k.registry.kmeIds[slaveKme],
+      master_SAE_ID: swapped ? slave : caller,
+      slave_SAE_ID: swapped ? caller : slave,
+      key_size: c.key_size,
+      stored_key_count: k.deviations.has('constant-status') ? c.prefill : k.pool.keys(c.key_size),
+      max_key_count: c.max_key_count,
+      max_key_per_request: c.max_key_per_request,
+      max_key_size: c.max_key_size,
+      min_key_size: c.min_key_size,
+      max_SAE_ID_count: c.max_SAE_ID_count,
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// Writes an answer: a Status, a Key container (keys as bytes, encoded here) or a KmeError as the Error
+// body. Faithful mode: `Content-Type: application/json; charset=utf-8` on every JSON answer, standard
+// padded Base64, `keys`, `message`. The presentation deviations are applied here, each in one place.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeviationSwitch } from './deviation-switch.ts';
+import { KmeError } from './errors.ts';
+
+export interface DeliveredKey {
+  key_ID: string;
+  key: Buffer;
+}
+
+export type Answer = { status: 200; body: Record<string, unknown> } | { status: 200; keys: DeliveredKey[] } | KmeError;
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+export interface Written {
+  status: number;
+}
+
+/** The status line, headers and body for an answer under the active deviations (pure; no I/O). */
+export function render(answer: Answer, dev: DeviationSwitch): { status: number; headers: Record<string, string>; body: string } {
+  const jsonType = dev.has('no-json-content-type') ? 'text/plain; charset=utf-8' : JSON_TYPE;
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  if (answer instanceof KmeError) {
+    if (answer.close) headers.connection = 'close';
+    let status: number = answer.status;
+    if (status === 400 && answer.kind === 'format' && dev.has('500-on-bad-input')) {
+      const trace = new Error(answer.message).stack ?? answer.message;
+      return { status: 500, headers: { ...headers, 'content-type': 'text/plain; charset=utf-8' }, body: `Internal Server Error\n${trace}\n` };
+    }
+    if (status === 401 && dev.has('html-on-401')) {
+      return { status, headers: { ...headers, 'content-type': 'text/html; charset=utf-8' }, body: '<!DOCTYPE html>\n<html><head><title>401 Unauthorized</title></head><body><h1>401 Unauthorized</h1><p>Access denied.</p></body></html>\n' };
+    }
+    if (status === 400 && dev.has('404-instead-of-400')) status = 404;
+    if (answer.kind === 'exhausted' && dev.has('exhaustion-404')) status = 404;
+    const body = dev.has('detail-errors') ? { detail: answer.message } : answer.details ? { message: answer.message, details: answer.details } : { message: answer.message };
+    return { status, headers: { ...headers, 'content-type': jsonType }, body: JSON.stringify(body) };
+  }
+  if ('keys' in answer) {
+    const encode = dev.has('url-safe-base64') ? (b: Buffer) => b.toString('base64url') : (b: Buffer) => b.toString('base64');
+    const keys = answer.keys.map((k) => ({ key_ID: k.key_ID, key: encode(k.key) }));
+    let body = JSON.stringify(dev.has('keys-capitalised') ? { Keys: keys } : { keys });
+    if (dev.has('truncated-json')) body = body.slice(0, Math.max(1, Math.floor(body.length / 2)));
+    return { status: 200, headers: { ...headers, 'content-type': jsonType }, body };
+  }
+  return { status: 200, headers: { ...headers, 'content-type': jsonType }, body: JSON.stringify(answer.body) };
+}
+
+/** Sends the answer (after the slow-answers delay when that deviation is on); resolves with the status sent. */
+export async function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, dev: DeviationSwitch, slowMs: number): Promise<Written | undefined> {
+  if (dev.has('slow-answers') && slowMs > 0) {
+    await new Promise<void>((ok) => {
+      const timer = setTimeout(ok, slowMs);
+      timer.unref();
+      res.once('close', () => {
+        clearTimeout(timer);
+        ok();
+      });
+    });
+  }
+  if (res.destroyed || res.headersSent || req.socket.destroyed) return undefined;
+  const out = render(answer, dev);
+  const body = Buffer.from(out.body, 'utf8');
+  res.writeHead(out.status, { ...out.headers, 'content-length': String(body.length) });
+  res.end(body);
+  if (out.headers.connection === 'close') res.once('finish', () => req.destroy());
+  return { status: out.status };
+}

@@ -1,0 +1,112 @@
+// One KME of the pair on its own — for the lab, where each site runs its KME in its own network
+// namespace. Both processes need the same configuration, the same PKI directory and the same link seed;
+// at least one of them dials the other's KMS↔KMS listener.
+import type { TestPki } from '../../src/pki/test-pki.ts';
+import { ConfigError, type MockConfig, type MockConfigInput } from './config.ts';
+import { DeviationSwitch } from './deviation-switch.ts';
+import type { DeviationName } from './deviations.ts';
+import { MockKme } from './kme.ts';
+import { formatHostPort, parseHostPort, TcpKmsLink } from './kms-link-tcp.ts';
+import { bindingFor, KME_FILE, registryFor } from './mock-pki.ts';
+import { urlFor, writeProfile } from './profile.ts';
+import { QkdLink } from './qkd-link.ts';
+import { peerOf, type KmeName } from './registry.ts';
+import { mergeConfig, prepare, saeFiles, tlsFor, type CommonOptions } from './setup.ts';
+
+export interface MockKmeOptions extends CommonOptions {
+  /** Which KME of the pair this process is. */
+  name: KmeName;
+  /** HTTPS port (0 = ephemeral, the default; else the configuration's kmes.<name>.port). */
+  port?: number;
+  /** KMS↔KMS link: listen address, the peer's address (HOST:PORT) and the shared secret (hex); override `config.link`. */
+  link?: { listen?: string; peer?: string; seed?: string };
+  /** URL of the peer KME, to write a complete target profile (else `profilePath` is null). */
+  peerUrl?: string;
+}
+
+export interface SingleMockKme {
+  name: KmeName;
+  url: string;
+  kmeId: string;
+  port: number;
+  /** HOST:PORT of the KMS↔KMS listener (with the real port), when listening. */
+  linkAddress?: string;
+  pki: TestPki;
+  ca: string;
+  saes: Record<string, { kme: KmeName | null; cert: string; key: string }>;
+  /** Target profile (`profile-<name>.yaml` in the PKI directory) when `peerUrl` was given; else null. */
+  profilePath: string | null;
+  config: MockConfig;
+  /** Whether the KMS↔KMS link to the peer is up now. */
+  linkUp(): boolean;
+  setDeviations(names: readonly string[]): void;
+  deviations(): DeviationName[];
+  instance: MockKme;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one KME (A or B) with a TCP KMS↔KMS link.
+ *
+ * @example
+ * const b = await startMockKme({ name: 'B', pkiDir, link: { listen: '127.0.0.1:0', seed } });
+ * const a = await startMockKme({ name: 'A', pkiDir, link: { peer: b.linkAddress, seed } });
+ */
+export async function startMockKme(options: MockKmeOptions): Promise<SingleMockKme> {
+  const name = options.name;
+  const p = await prepare({ ...options, config: mergeConfig((options.config ?? {}) as Record<string, unknown>, { link: options.link ?? {} }) as MockConfigInput }, { [name]: options.port });
+  const { config, pki, log } = p;
+  try {
+    if (!config.link.seed) throw new ConfigError('a single KME needs the link secret its peer uses: --link-seed HEX (or link.seed in the configuration)');
+    const qkd = QkdLink.fromSeed(config.link.seed);
+    const peer = peerOf(name);
+    const link = await TcpKmsLink.start({
+      selfKmeId: config.kmes[name].kme_id,
+      peerKmeId: config.kmes[peer].kme_id,
+      tls: tlsFor(pki, KME_FILE[name]),
+      listen: config.link.listen ? parseHostPort(config.link.listen, 'link.listen') : undefined,
+      peer: config.link.peer ? parseHostPort(config.link.peer, 'link.peer') : undefined,
+      check: qkd.check,
+      ackTimeoutMs: config.timeouts.link_ack_ms,
+      connectTimeoutMs: config.timeouts.link_connect_ms,
+      pingMs: config.timeouts.link_ping_ms,
+      log: (line) => log(`${new Date().toISOString()} ${line}`),
+    });
+    const deviations = new DeviationSwitch(config.deviations);
+    let kme: MockKme;
+    try {
+      kme = await MockKme.start({ name, config, registry: registryFor(config), binding: bindingFor(config, pki), qkd, link, deviations, tls: tlsFor(pki, KME_FILE[name]), host: config.host, port: config.kmes[name].port, log });
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
+    const url = urlFor(config.host, kme.port);
+    const profilePath = options.peerUrl ? writeProfile(`profile-${name}.yaml`, { pki, config, urls: name === 'A' ? { A: url, B: options.peerUrl } : { A: options.peerUrl, B: url } }) : null;
+    let stopped = false;
+    return {
+      name,
+      url,
+      kmeId: kme.kmeId,
+      port: kme.port,
+      linkAddress: link.listenAddress ? formatHostPort(link.listenAddress) : undefined,
+      pki,
+      ca: pki.ca,
+      saes: saeFiles(pki, config),
+      profilePath,
+      config,
+      linkUp: () => link.isUp(),
+      setDeviations: (names) => deviations.set(names),
+      deviations: () => deviations.list(),
+      instance: kme,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all([kme.stop(), link.close()]);
+        p.cleanup();
+      },
+    };
+  } catch (err) {
+    p.cleanup();
+    throw err;
+  }
+}

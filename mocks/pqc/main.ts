@@ -1,0 +1,49 @@
+// PQC emulator process for one site (run inside its namespace). Rosenpass-style lines on stdout.
+// Usage: main.ts --name alice --peer-name bob --listen HOST:PORT --peer HOST:PORT --key-out FILE
+//                [--initiator] [--time-scale X] [--events FILE] [--half-written-ms N]
+// Faults from the environment (QKDH_FAULT=stale-pqc|half-written-pqc, QKDH_FAULT_FROM, QKDH_FAULT_FOR).
+import { parseArgs } from 'node:util';
+import { FaultPlan } from '../keyctl/faults.ts';
+import { PqcEmulator } from './emulator.ts';
+import { scaledTiming } from './timing.ts';
+
+function hostPort(v: string | undefined, what: string): { host: string; port: number } {
+  const m = /^(.+):(\d+)$/.exec(v ?? '');
+  if (!m) {
+    process.stderr.write(`pqc emulator: --${what} must be HOST:PORT\n`);
+    process.exit(2);
+  }
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string', default: 'local' },
+    'peer-name': { type: 'string', default: 'peer' },
+    listen: { type: 'string' },
+    peer: { type: 'string' },
+    'key-out': { type: 'string' },
+    initiator: { type: 'boolean', default: false },
+    'time-scale': { type: 'string', default: '1' },
+    events: { type: 'string' },
+    'half-written-ms': { type: 'string', default: '5000' },
+  },
+});
+if (!values['key-out']) {
+  process.stderr.write('pqc emulator: --key-out FILE is required\n');
+  process.exit(2);
+}
+const emulator = new PqcEmulator({
+  name: values.name!,
+  peerName: values['peer-name']!,
+  listen: hostPort(values.listen, 'listen'),
+  peer: hostPort(values.peer, 'peer'),
+  keyOut: values['key-out'],
+  initiator: values.initiator!,
+  timing: scaledTiming(Number(values['time-scale'])),
+  faults: FaultPlan.fromEnv(),
+  halfWrittenMs: Number(values['half-written-ms']),
+  events: values.events,
+});
+emulator.start();
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void emulator.stop().then(() => process.exit(0)));

@@ -1,0 +1,72 @@
+// `qkd-harness conformance --target FILE`: the ETSI 014 suites against any target profile.
+import type { Command } from 'commander';
+import { loadTargetProfile } from '../target/load.ts';
+import { clientFor, closeClients } from '../target/clients.ts';
+import { KmeTransportError } from '../kme/errors.ts';
+import { loadExpectations } from '../conformance/expectations.ts';
+import { runConformance } from '../conformance/run.ts';
+import { formatTable } from '../conformance/summary.ts';
+import { CannotRunError, EXIT, UsageError } from './exit.ts';
+
+interface Options {
+  target?: string;
+  strict?: boolean;
+  grep?: string;
+  expectations?: string;
+  reports: string;
+}
+
+/** Fails fast, in one sentence, when the target cannot be reached at all (exit 3). */
+async function preflight(file: string): Promise<void> {
+  const profile = loadTargetProfile(file);
+  const master = clientFor(profile, 'master')!;
+  try {
+    await master.client.status(profile.saes.slave.id);
+  } catch (err) {
+    if (err instanceof KmeTransportError) throw new CannotRunError(`cannot reach KME ${master.kmeName} of ${profile.name} as ${master.saeId}: ${err.message}`);
+    throw err;
+  } finally {
+    await closeClients([master]);
+  }
+}
+
+export async function conformance(o: Options): Promise<number> {
+  if (o.grep && !/^[a-z0-9]+(\/[0-9.]*)*$/.test(o.grep)) throw new UsageError(`--grep takes a requirement ID prefix such as qkd014/5.3, not "${o.grep}"`);
+  let targetName = 'embedded mock KME pair';
+  let profile: 'strict' | 'lenient' = o.strict ? 'strict' : 'lenient';
+  if (o.target) {
+    const p = loadTargetProfile(o.target); // exit 2 on a bad profile, before anything runs
+    targetName = p.name;
+    if (!o.strict) profile = p.profile;
+    if (p.expectations && !o.expectations) loadExpectations(p.expectations);
+    await preflight(o.target);
+  }
+  if (o.expectations) loadExpectations(o.expectations);
+  const { summary, harnessErrors } = await runConformance({ target: o.target, targetName, profile, grep: o.grep, expectations: o.expectations, reports: o.reports });
+  process.stdout.write(formatTable(summary, process.stdout.columns || 120) + '\n');
+  for (const stale of summary.results.filter((r) => r.stale)) process.stdout.write(`note: ${stale.id} was expected to ${stale.expected} and now ${stale.outcome}es: update the expectations\n`);
+  if (harnessErrors.length) {
+    process.stderr.write(harnessErrors.map((e) => `qkd-harness: ${e}`).join('\n') + '\n');
+    return EXIT.cannotRun;
+  }
+  if (summary.results.length === 0) {
+    process.stderr.write('qkd-harness: no requirement was evaluated\n');
+    return EXIT.cannotRun;
+  }
+  process.stdout.write(`reports: ${o.reports}/summary.json, ${o.reports}/junit.xml, ${o.reports}/allure-results\n`);
+  return summary.results.some((r) => r.unexpected) ? EXIT.unexpected : EXIT.ok;
+}
+
+export function register(program: Command): void {
+  program
+    .command('conformance')
+    .description('run the ETSI GS QKD 014 conformance suite against a target profile (default: the embedded mock KME pair)')
+    .option('--target <file>', 'target profile (YAML)')
+    .option('--strict', 'strict profile: exact messages and status codes, SHOULDs count')
+    .option('--grep <prefix>', 'only requirements whose ID starts with this prefix, e.g. qkd014/5.4')
+    .option('--expectations <file>', 'expected outcomes for this implementation (fixtures/expectations/<name>.yaml)')
+    .option('--reports <dir>', 'where summary.json, junit.xml and allure-results go', 'reports')
+    .action(async (o: Options) => {
+      process.exitCode = await conformance(o);
+    });
+}

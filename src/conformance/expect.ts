@@ -1,0 +1,102 @@
+// Assertions shared by the ETSI 014 checks. Each throws a Failure that names what the standard wants,
+// what came back, and which kind of deviation it is (so the lenient profile can tolerate the common ones).
+import type { CallResult, KeyContainer } from '../kme/client.ts';
+import type { RawResponse } from '../kme/transport.ts';
+import { base64Problem } from '../psk/base64.ts';
+import { fingerprint } from '../secrets/fingerprint.ts';
+import { Failure } from './verdict.ts';
+
+export const MESSAGES = {
+  sizeMultiple: 'size shall be a multiple of 8',
+  extensionUnsupported: 'not all extension_mandatory parameters are supported',
+  extensionUnmet: 'not all extension_mandatory request options could be met',
+  extensionOptional: 'not all extension_optional request options handled',
+  notFound: 'one or more keys specified are not found on KME',
+} as const;
+
+type Answer = CallResult<unknown> | RawResponse;
+const rawOf = (a: Answer): RawResponse => ('raw' in a ? a.raw : a);
+
+/** A 200 with a schema-valid key container of `n` keys of `sizeBits` each. */
+export function expectKeys(res: CallResult<KeyContainer>, n: number, sizeBits: number, what: string): KeyContainer {
+  if (res.status !== 200) throw new Failure(`${what}: expected 200, got ${res.status}`);
+  if (!res.data) throw new Failure(`${what}: the 200 body is not a valid key container (${res.schemaError ?? 'no body'})`, isCapitalisedKeys(res.raw) ? 'keys-member' : undefined);
+  const keys = res.data.keys;
+  if (keys.length !== n) throw new Failure(`${what}: expected ${n} key(s), got ${keys.length}`);
+  const bytes = Math.ceil(sizeBits / 8);
+  keys.forEach((k, i) => {
+    const len = Buffer.from(k.key, 'base64').length;
+    if (len !== bytes) throw new Failure(`${what}: key ${i} (${k.key_ID}) decodes to ${len} bytes; ${sizeBits} bits need ${bytes}`);
+  });
+  return res.data;
+}
+
+function isCapitalisedKeys(raw: RawResponse): boolean {
+  const body = raw.json() as Record<string, unknown> | undefined;
+  return !!body && typeof body === 'object' && 'Keys' in body && !('keys' in body);
+}
+
+/** Whether an answer carries the Error format of clause 6.5; returns the problem or undefined. */
+export function errorBodyProblem(raw: RawResponse): string | undefined {
+  const body = raw.json();
+  if (body === undefined) return `the body is not JSON (${raw.headers['content-type'] ?? 'no content type'}, ${raw.body.length} bytes)`;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'the body is not a JSON object';
+  const o = body as Record<string, unknown>;
+  if (typeof o.message !== 'string') return `the body has no string "message" (members: ${Object.keys(o).slice(0, 5).join(', ') || 'none'})`;
+  if (o.details !== undefined && (!Array.isArray(o.details) || o.details.some((d) => !d || typeof d !== 'object' || Array.isArray(d)))) {
+    return '"details" is not an array of objects';
+  }
+  return undefined;
+}
+
+export function errorMessage(raw: RawResponse): string | undefined {
+  const body = raw.json() as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' ? body.message : undefined;
+}
+
+/**
+ * A 400 with an Error body (and the exact message when the standard gives one). Another 4xx is the
+ * "status-code" deviation; a 2xx or 5xx is never tolerated.
+ */
+export function expect400(a: Answer, what: string, exactMessage?: string): void {
+  const raw = rawOf(a);
+  if (raw.status !== 400) {
+    const tolerable = raw.status > 400 && raw.status < 500 && raw.status !== 401;
+    throw new Failure(`${what}: expected 400, got ${raw.status}`, tolerable ? 'status-code' : undefined);
+  }
+  const problem = errorBodyProblem(raw);
+  if (problem) throw new Failure(`${what}: the 400 body is not an Error (${problem})`, 'error-body');
+  if (exactMessage !== undefined && errorMessage(raw) !== exactMessage) {
+    throw new Failure(`${what}: expected message "${exactMessage}", got "${truncate(errorMessage(raw) ?? '')}"`, 'message-text');
+  }
+}
+
+export function truncate(s: string, n = 120): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+/** Canonical 8-4-4-4-12 hex UUID; the version nibble is checked separately (odd versions only warn). */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function keyFormatProblem(key: string): string | undefined {
+  return base64Problem(key);
+}
+
+/** Same key_ID ⇒ same bytes: compares two containers by fingerprint, never printing keys. */
+export function expectSameKeys(master: KeyContainer, slave: KeyContainer, what: string): void {
+  const byId = new Map(slave.keys.map((k) => [k.key_ID, k.key]));
+  for (const k of master.keys) {
+    const other = byId.get(k.key_ID);
+    if (other === undefined) throw new Failure(`${what}: key_ID ${k.key_ID} delivered to the master is missing at the slave`);
+    const a = Buffer.from(k.key, 'base64');
+    const b = Buffer.from(other, 'base64');
+    if (!a.equals(b)) throw new Failure(`${what}: key_ID ${k.key_ID} has different bytes at the two KMEs (master ${fingerprint(a)}, slave ${fingerprint(b)})`);
+  }
+  if (slave.keys.length !== master.keys.length) throw new Failure(`${what}: the slave received ${slave.keys.length} key(s) for ${master.keys.length} key_ID(s)`);
+}
+
+/** JSON answers are labelled application/json (clause 4). */
+export function expectJsonContentType(raw: RawResponse, what: string): void {
+  const ct = raw.headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(ct)) throw new Failure(`${what}: Content-Type is "${truncate(ct) || 'absent'}", not application/json`, 'content-type');
+}

@@ -1,0 +1,345 @@
+// The two-site lab, top to bottom (in the spirit of WireGuard's netns.sh selftest):
+//
+//   alice (netns qkdh-<id>-alice)                      bob (netns qkdh-<id>-bob)
+//   ┌──────────────────────────────────┐              ┌──────────────────────────────────┐
+//   │ probe ⇄ qh<id>a 203.0.113.1/24 ══╪═ WireGuard ══╪═ qh<id>b 203.0.113.2/24 ⇄ probe  │
+//   │ key control ── ETSI 014 ── KME A │              │ KME B ── ETSI 014 ── key control │
+//   │ PQC emulator → key_out           │              │ key_out ← PQC emulator           │
+//   │ qh<id>ua 198.51.100.1/24 ────────┼── veth ──────┼─ qh<id>ub 198.51.100.2/24        │
+//   └──────────────────────────────────┘  underlay    └──────────────────────────────────┘
+//
+// Everything is recorded in the state file before it is created, and `down()` (also run when `up`
+// fails) removes it all in reverse order.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SiteDriver } from '../sites/driver.ts';
+import { teardownRecord, type CleanupReport } from './cleanup.ts';
+import { kmeArgv, kmeUrl, kmsUrlFor, labPki, SAE_OF } from './kme.ts';
+import { addNamespace } from './namespace.ts';
+import { ADDRESSES, PORTS, SITES, labNames, newRunId, type LabNames, type SiteName } from './names.ts';
+import { tsNode } from './node.ts';
+import { labUnavailable } from './prerequisites.ts';
+import { LabProcess, startProcess, lastLines } from './process.ts';
+import { LabState, stateDir } from './state.ts';
+import { labStatus, type LabStatus } from './status.ts';
+import { addVethPair } from './veth.ts';
+import { configureInterface, expireSessions, generateKeyPair, randomKey, socketPath, waitForSocket } from './wireguard.ts';
+
+export type KeyControl = { kind: 'builtin' } | { kind: 'exec'; command: string };
+
+export interface FaultSpec {
+  /** Comma-separated fault names (mocks/keyctl/faults.ts). */
+  fault: string;
+  fromS?: number;
+  forS?: number;
+  /** Extra variables (QKDH_SKEW, …). */
+  env?: Record<string, string>;
+}
+
+export interface LabOptions {
+  keyControl?: KeyControl;
+  /** Key-control INTERVAL in seconds (default 20). */
+  intervalS?: number;
+  /** Run the PQC emulators and mix their keys in (default true). */
+  pqc?: boolean;
+  /** Rosenpass time scale for the PQC emulators (default 1: rekey after 120 s). */
+  pqcTimeScale?: number;
+  /** Arnika MODE (default AtLeastQkdRequired, Arnika's default). */
+  mode?: string;
+  /** Per-site key-control settings an external command may want too (passed to both). */
+  extraEnv?: Partial<Record<SiteName, Record<string, string>>>;
+  faults?: Partial<Record<SiteName, FaultSpec>>;
+  probeIntervalMs?: number;
+  stateDir?: string;
+  runId?: string;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface SiteInfo {
+  namespace: string;
+  exec: string[];
+  underlay: string;
+  overlay: string;
+  wireguard: { interface: string; publicKey: string; peer: string; socket: string; listenPort: number };
+  kme: { url: string; kmsUrl: string; sae: string };
+  keyControl: { listen: string; command: string; log: string; observations: string };
+  pqc?: { keyOut: string; events: string; log: string };
+  probe: { target: string; port: number; log: string };
+}
+
+export interface LabInfo {
+  runId: string;
+  stateFile: string;
+  dir: string;
+  intervalS: number;
+  keyControl: string;
+  pqc: boolean;
+  pqcTimeScale: number;
+  mode: string;
+  faults: Partial<Record<SiteName, FaultSpec>>;
+  ca: string;
+  sites: Record<SiteName, SiteInfo>;
+}
+
+const other = (s: SiteName): SiteName => (s === 'alice' ? 'bob' : 'alice');
+
+export class Lab {
+  readonly processes: LabProcess[] = [];
+  private downing: Promise<CleanupReport> | undefined;
+
+  private constructor(
+    readonly names: LabNames,
+    readonly state: LabState,
+    readonly dir: string,
+    readonly options: LabOptions,
+  ) {}
+
+  info!: LabInfo;
+  private privateKeys = {} as Record<SiteName, string>;
+
+  get runId(): string {
+    return this.names.runId;
+  }
+
+  driver(site: SiteName): SiteDriver {
+    return SiteDriver.netns(site, this.names.namespace[site]);
+  }
+
+  /** Builds the lab; on any failure removes what was built and rethrows. */
+  static async up(options: LabOptions = {}): Promise<Lab> {
+    const unavailable = labUnavailable();
+    if (unavailable) throw new Error(unavailable);
+    const names = labNames(options.runId ?? newRunId());
+    const state = LabState.create(names.runId, options.stateDir ?? stateDir());
+    const dir = mkdtempSync(join(tmpdir(), `qkdh-${names.runId}-`));
+    state.update((r) => (r.dir = dir));
+    const lab = new Lab(names, state, dir, options);
+    try {
+      await lab.build();
+      return lab;
+    } catch (err) {
+      await lab.down().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private say(line: string): void {
+    this.options.log?.(`lab ${this.runId}: ${line}`);
+  }
+
+  private start(spec: Parameters<typeof startProcess>[0]): LabProcess {
+    const p = startProcess(spec, (id) => this.state.update((r) => r.processes.push(id)));
+    this.processes.push(p);
+    return p;
+  }
+
+  private siteDir(site: SiteName, ...rest: string[]): string {
+    return join(this.dir, site, ...rest);
+  }
+
+  private async build(): Promise<void> {
+    const { names, options: o } = this;
+    const intervalS = o.intervalS ?? 20;
+    const pqc = o.pqc ?? true;
+    const pqcTimeScale = o.pqcTimeScale ?? 1;
+    const keyControl = o.keyControl ?? { kind: 'builtin' };
+    const mode = o.mode ?? 'AtLeastQkdRequired';
+    for (const site of SITES) mkdirSync(this.siteDir(site), { recursive: true, mode: 0o700 });
+
+    // 1. Two network namespaces, one per site.
+    this.say('namespaces');
+    for (const site of SITES) {
+      this.state.update((r) => r.namespaces.push(names.namespace[site]));
+      await addNamespace(names.namespace[site]);
+    }
+
+    // 2. The underlay: a veth pair between them, 198.51.100.1/24 ↔ 198.51.100.2/24.
+    this.say('underlay');
+    await addVethPair(
+      { namespace: names.namespace.alice, name: names.veth.alice, address: ADDRESSES.underlay.alice, prefix: ADDRESSES.underlay.prefix },
+      { namespace: names.namespace.bob, name: names.veth.bob, address: ADDRESSES.underlay.bob, prefix: ADDRESSES.underlay.prefix },
+    );
+
+    // 3. WireGuard: wireguard-go per site, keys, and deliberately different random PSKs — the tunnel
+    //    carries traffic only once key control has installed the same PSK on both sides.
+    this.say('wireguard');
+    const keys = { alice: generateKeyPair(), bob: generateKeyPair() };
+    for (const site of SITES) {
+      const iface = names.wg[site];
+      this.state.update((r) => r.sockets.push(socketPath(iface)));
+      const wg = this.start({ name: 'wireguard-go', site, namespace: names.namespace[site], argv: ['wireguard-go', '-f', iface], logFile: this.siteDir(site, 'wireguard-go.log'), env: { ...process.env, LOG_LEVEL: 'error' } });
+      await Promise.race([waitForSocket(iface), wg.exited.then((e) => Promise.reject(new Error(`wireguard-go exited (${e.code ?? e.signal}): ${lastLines(wg.errLog() || wg.log())}`)))]);
+      this.privateKeys[site] = keys[site].privateKey;
+      writeFileSync(this.siteDir(site, 'private.key'), `${keys[site].privateKey}\n`, { mode: 0o600 });
+      writeFileSync(this.siteDir(site, 'initial.psk'), `${randomKey()}\n`, { mode: 0o600 });
+      await configureInterface(this.driver(site), {
+        iface,
+        privateKeyFile: this.siteDir(site, 'private.key'),
+        listenPort: PORTS.wireguard,
+        peerPublicKey: keys[other(site)].publicKey,
+        pskFile: this.siteDir(site, 'initial.psk'),
+        endpoint: `${ADDRESSES.underlay[other(site)]}:${PORTS.wireguard}`,
+        allowedIps: `${ADDRESSES.overlay[other(site)]}/32`,
+        address: ADDRESSES.overlay[site],
+        prefix: ADDRESSES.overlay.prefix,
+      });
+    }
+
+    // 4. A mock KME per site, linked over the underlay, sharing one PKI and QKD-link seed.
+    this.say('KMEs');
+    const pki = await labPki(join(this.dir, 'pki'));
+    const seed = randomBytes(16).toString('hex');
+    const kmes = SITES.map((site) => this.start({ name: 'kme', site, namespace: names.namespace[site], argv: kmeArgv(site, pki.dir, seed), logFile: this.siteDir(site, 'kme.log') }));
+    await Promise.all(kmes.map((k) => k.waitForLine((l) => l.startsWith('{') && l.includes('"kmes"'), 30_000)));
+
+    // 5. PQC: an emulator per site that exchanges an ML-KEM key with its peer and writes key_out.
+    if (pqc) {
+      this.say('PQC emulators');
+      for (const site of SITES) {
+        mkdirSync(this.siteDir(site, 'pqc'), { recursive: true, mode: 0o700 });
+        this.start({
+          name: 'pqc',
+          site,
+          namespace: names.namespace[site],
+          env: { ...process.env, ...this.faultEnv(site) },
+          logFile: this.siteDir(site, 'pqc.log'),
+          argv: tsNode('mocks/pqc/main.ts', [
+            ...['--name', site, '--peer-name', other(site)],
+            ...['--listen', `${ADDRESSES.underlay[site]}:${PORTS.pqc}`, '--peer', `${ADDRESSES.underlay[other(site)]}:${PORTS.pqc}`],
+            ...['--key-out', this.siteDir(site, 'pqc', 'key_out'), '--events', this.siteDir(site, 'pqc', 'events.jsonl')],
+            ...['--time-scale', String(pqcTimeScale), ...(site === 'alice' ? ['--initiator'] : [])],
+          ]),
+        });
+      }
+      await this.waitFor(() => SITES.every((s) => readable(this.siteDir(s, 'pqc', 'key_out'))), 30_000, 'the first PQC key exchange');
+    }
+
+    // 6. Key control per site: the built-in agent or an external command, same environment.
+    this.say('key control');
+    for (const site of SITES) {
+      const env = this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey });
+      const argv = keyControl.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', keyControl.command];
+      this.start({ name: 'key-control', site, namespace: names.namespace[site], argv, env: { ...process.env, ...env }, logFile: this.siteDir(site, 'key-control.log') });
+    }
+
+    // 7. The probe: UDP echo on each site and a prober towards the other, across the tunnel.
+    this.say('probes');
+    for (const site of SITES) {
+      this.start({
+        name: 'probe',
+        site,
+        namespace: names.namespace[site],
+        logFile: this.siteDir(site, 'probe.out'),
+        argv: tsNode('src/lab/probe-main.ts', ['--target', ADDRESSES.overlay[other(site)], '--port', String(PORTS.probeEcho), '--log', this.siteDir(site, 'probe.jsonl'), '--interval-ms', String(o.probeIntervalMs ?? 100)]),
+      });
+    }
+    await sleep(500);
+    const dead = this.processes.find((p) => p.exitStatus);
+    if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited at start-up: ${lastLines(dead.errLog() || dead.log())}`);
+
+    this.info = {
+      runId: this.runId,
+      stateFile: this.state.file,
+      dir: this.dir,
+      intervalS,
+      keyControl: keyControl.kind === 'builtin' ? 'builtin' : `exec:${keyControl.command}`,
+      pqc,
+      pqcTimeScale,
+      mode,
+      faults: o.faults ?? {},
+      ca: pki.ca,
+      sites: Object.fromEntries(SITES.map((site) => [site, this.siteInfo(site, keys, pqc, keyControl)])) as Record<SiteName, SiteInfo>,
+    };
+    this.state.update((r) => {
+      r.info = this.info;
+      r.phase = 'up';
+    });
+    this.say('up');
+  }
+
+  private faultEnv(site: SiteName): Record<string, string> {
+    const f = this.options.faults?.[site];
+    if (!f) return {};
+    return { QKDH_FAULT: f.fault, ...(f.fromS !== undefined ? { QKDH_FAULT_FROM: String(f.fromS) } : {}), ...(f.forS !== undefined ? { QKDH_FAULT_FOR: String(f.forS) } : {}), ...f.env };
+  }
+
+  /** Arnika 1.x's environment for one site (docs/lab.md): what a real Arnika would be given. */
+  private keyControlEnv(site: SiteName, c: { intervalS: number; pqc: boolean; mode: string; pki: { ca: string; cert: string; key: string }; peerPublicKey: string }): Record<string, string> {
+    return {
+      LISTEN_ADDRESS: `${ADDRESSES.underlay[site]}:${PORTS.keyControl}`,
+      SERVER_ADDRESS: `${ADDRESSES.underlay[other(site)]}:${PORTS.keyControl}`,
+      ARNIKA_ID: site === 'alice' ? '2' : '1', // bob odd: his first turn comes INTERVAL/2 later, alice leads
+      INTERVAL: `${c.intervalS}s`,
+      KMS_URL: kmsUrlFor(site),
+      KMS_HTTP_TIMEOUT: '2s',
+      KMS_BACKOFF_MAX_RETRIES: '5',
+      KMS_BACKOFF_BASE_DELAY: '100ms',
+      CERTIFICATE: c.pki.cert,
+      PRIVATE_KEY: c.pki.key,
+      CA_CERTIFICATE: c.pki.ca,
+      WIREGUARD_INTERFACE: this.names.wg[site],
+      WIREGUARD_PEER_PUBLIC_KEY: c.peerPublicKey,
+      ...(c.pqc ? { PQC_PSK_FILE: this.siteDir(site, 'pqc', 'key_out') } : {}),
+      MODE: c.mode,
+      QKDH_SITE: site,
+      QKDH_OBSERVATION_LOG: this.siteDir(site, 'observations.jsonl'),
+      ...this.faultEnv(site),
+      ...this.options.extraEnv?.[site],
+    };
+  }
+
+  private siteInfo(site: SiteName, keys: Record<SiteName, { publicKey: string }>, pqc: boolean, kc: KeyControl): SiteInfo {
+    return {
+      namespace: this.names.namespace[site],
+      exec: ['ip', 'netns', 'exec', this.names.namespace[site]],
+      underlay: ADDRESSES.underlay[site],
+      overlay: ADDRESSES.overlay[site],
+      wireguard: { interface: this.names.wg[site], publicKey: keys[site].publicKey, peer: keys[other(site)].publicKey, socket: socketPath(this.names.wg[site]), listenPort: PORTS.wireguard },
+      kme: { url: kmeUrl(site), kmsUrl: kmsUrlFor(site), sae: SAE_OF[site] },
+      keyControl: { listen: `${ADDRESSES.underlay[site]}:${PORTS.keyControl}`, command: kc.kind === 'builtin' ? 'builtin' : kc.command, log: this.siteDir(site, 'key-control.log'), observations: this.siteDir(site, 'observations.jsonl') },
+      ...(pqc ? { pqc: { keyOut: this.siteDir(site, 'pqc', 'key_out'), events: this.siteDir(site, 'pqc', 'events.jsonl'), log: this.siteDir(site, 'pqc.log') } } : {}),
+      probe: { target: ADDRESSES.overlay[other(site)], port: PORTS.probeEcho, log: this.siteDir(site, 'probe.jsonl') },
+    };
+  }
+
+  private async waitFor(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!ok()) {
+      const dead = this.processes.find((p) => p.exitStatus);
+      if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited while waiting for ${what}: ${lastLines(dead.errLog() || dead.log())}`);
+      if (Date.now() > until) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  /** Expires the current WireGuard sessions on `site` so the next packet handshakes with the current PSK. */
+  expireSessions(site: SiteName = 'alice'): Promise<void> {
+    return expireSessions(this.names.wg[site], this.privateKeys[site]);
+  }
+
+  status(): Promise<LabStatus> {
+    return labStatus(this.info);
+  }
+
+  /** Stops everything in reverse order and removes it; idempotent. */
+  down(): Promise<CleanupReport> {
+    this.downing ??= (async () => {
+      this.state.update((r) => (r.phase = 'stopping'));
+      await Promise.all([...this.processes].reverse().map((p) => p.stop(2_000)));
+      return teardownRecord(this.state.record, this.state.file);
+    })();
+    return this.downing;
+  }
+}
+
+function readable(file: string): boolean {
+  try {
+    return readFileSync(file).length > 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,48 @@
+// `lab status`: per site the configured PSK's fingerprint, the latest handshake, rx/tx bytes and the
+// probe's loss — read through the site drivers and the probe logs; no key material.
+import { SiteDriver } from '../sites/driver.ts';
+import { samplePeer } from '../sites/wg.ts';
+import type { LabInfo } from './lab.ts';
+import { SITES, type SiteName } from './names.ts';
+import { readProbeLog } from './probe.ts';
+
+export interface SiteStatus {
+  psk: string;
+  latestHandshake: string | null;
+  handshakeAgeS: number | null;
+  rx: number;
+  tx: number;
+  probe: { sent: number; ok: number; lost: number; loss: number; outages: number; down: boolean; rttP50Ms: number | null };
+  error?: string;
+}
+
+export interface LabStatus {
+  runId: string;
+  at: string;
+  pskAgree: boolean;
+  sites: Record<SiteName, SiteStatus>;
+}
+
+export async function siteStatus(info: LabInfo, site: SiteName): Promise<SiteStatus> {
+  const s = info.sites[site];
+  const p = readProbeLog(s.probe.log);
+  const probe = { sent: p.sent, ok: p.ok, lost: p.lost, loss: Number(p.loss.toFixed(4)), outages: p.outages.length, down: p.outages.some((o) => o.to === null), rttP50Ms: p.rttP50 };
+  try {
+    const peer = await samplePeer(SiteDriver.netns(site, s.namespace), s.wireguard.interface, s.wireguard.peer);
+    return {
+      psk: peer.pskFingerprint,
+      latestHandshake: peer.latestHandshake ? new Date(peer.latestHandshake * 1000).toISOString() : null,
+      handshakeAgeS: peer.latestHandshake ? Math.round(Date.now() / 1000 - peer.latestHandshake) : null,
+      rx: peer.rx,
+      tx: peer.tx,
+      probe,
+    };
+  } catch (err) {
+    return { psk: '(unknown)', latestHandshake: null, handshakeAgeS: null, rx: 0, tx: 0, probe, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export async function labStatus(info: LabInfo): Promise<LabStatus> {
+  const [alice, bob] = await Promise.all(SITES.map((s) => siteStatus(info, s)));
+  return { runId: info.runId, at: new Date().toISOString(), pskAgree: alice!.psk === bob!.psk && alice!.psk.startsWith('sha256:'), sites: { alice: alice!, bob: bob! } };
+}

@@ -1,0 +1,102 @@
+// WireGuard in a site: Debian's userspace wireguard-go (no kernel module here) configured with
+// wireguard-tools, plus the UAPI socket for what `wg` cannot do (expiring the current session).
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SiteDriver } from '../sites/driver.ts';
+
+export const WG_SOCKET_DIR = '/var/run/wireguard';
+
+export function socketPath(iface: string): string {
+  return join(WG_SOCKET_DIR, `${iface}.sock`);
+}
+
+export interface WgKeyPair {
+  privateKey: string;
+  publicKey: string;
+}
+
+/** A Curve25519 key pair in `wg`'s base64 form. */
+export function generateKeyPair(): WgKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const d = privateKey.export({ format: 'jwk' }).d!;
+  const x = publicKey.export({ format: 'jwk' }).x!;
+  return { privateKey: Buffer.from(d, 'base64url').toString('base64'), publicKey: Buffer.from(x, 'base64url').toString('base64') };
+}
+
+/** 32 random bytes as base64: the deliberately non-matching PSK a site starts with. */
+export function randomKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
+/** Waits until wireguard-go has created the interface's control socket. */
+export async function waitForSocket(iface: string, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(socketPath(iface))) {
+    if (Date.now() > until) throw new Error(`wireguard-go did not create ${socketPath(iface)} within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+export interface WgPeerConfig {
+  iface: string;
+  privateKeyFile: string;
+  listenPort: number;
+  peerPublicKey: string;
+  pskFile: string;
+  endpoint: string;
+  allowedIps: string;
+  address: string;
+  prefix: number;
+}
+
+/** `wg set` (key, port, peer, PSK, endpoint, allowed IPs), then address and link up. */
+export async function configureInterface(site: SiteDriver, c: WgPeerConfig): Promise<void> {
+  await site.check(['wg', 'set', c.iface, 'private-key', c.privateKeyFile, 'listen-port', String(c.listenPort), 'peer', c.peerPublicKey, 'preshared-key', c.pskFile, 'endpoint', c.endpoint, 'allowed-ips', c.allowedIps]);
+  await site.check(['ip', 'addr', 'add', `${c.address}/${c.prefix}`, 'dev', c.iface]);
+  await site.check(['ip', 'link', 'set', c.iface, 'up']);
+}
+
+/** One UAPI exchange (`set=1`/`get=1`) on the interface's socket; returns the reply without the blank line. */
+export function uapi(iface: string, request: string, timeoutMs = 3_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath(iface));
+    let reply = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`UAPI on ${iface}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.write(request.endsWith('\n\n') ? request : `${request}\n\n`));
+    sock.on('data', (b: Buffer) => {
+      reply += b.toString('utf8');
+      if (reply.endsWith('\n\n')) {
+        clearTimeout(timer);
+        sock.end();
+        resolve(reply.trimEnd());
+      }
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`UAPI on ${iface}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    });
+  });
+}
+
+/**
+ * Expires the interface's current sessions so that the next packet starts a handshake with the
+ * configured (new) PSK — what WireGuard does by itself at REKEY_AFTER_TIME, brought forward. Done by
+ * setting a throw-away private key and the real one back in one UAPI transaction: wireguard-go expires
+ * every peer's keypairs on a private-key change. Lab only: it needs the site's private key.
+ */
+export async function expireSessions(iface: string, privateKeyB64: string): Promise<void> {
+  const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
+  const reply = await uapi(iface, `set=1\nprivate_key=${hex(generateKeyPair().privateKey)}\nprivate_key=${hex(privateKeyB64)}\n\n`);
+  if (!/errno=0/.test(reply)) throw new Error(`UAPI on ${iface}: session expiry refused (${reply.replace(/\n/g, ' ')})`);
+}
+
+/** Removes a control socket left by a killed wireguard-go (a live one is removed by wireguard-go itself). */
+export function removeSocket(path: string): void {
+  rmSync(path, { force: true });
+}

@@ -1,0 +1,66 @@
+// ETSI GS QKD 014 clause 5: what holds for every method — timely, complete answers and only the
+// status codes the standard defines.
+import { check } from '../../src/conformance/check.ts';
+import { defineClause } from '../../src/conformance/clause.ts';
+import { Failure } from '../../src/conformance/context.ts';
+import { expect400 } from '../../src/conformance/expect.ts';
+import { KmeClient } from '../../src/kme/client.ts';
+import { KmeTransportError } from '../../src/kme/errors.ts';
+
+const DEFINED = new Set([200, 400, 401, 503]);
+
+await defineClause('5 Methods in general', import.meta.url, [
+  check('qkd014/5/2', async (t) => {
+    const deadline = t.target.profile.timeout_ms;
+    try {
+      const st = await t.master.status(t.slaveId);
+      const keys = await t.master.encKeys(t.slaveId, {});
+      for (const r of [st, keys]) {
+        if (r.status === 200 && r.raw.json() === undefined) throw new Failure(`${r.raw.method} ${new URL(r.raw.url).pathname}: the 200 body is incomplete or not JSON (${r.raw.body.length} bytes)`);
+      }
+      return { pass: `answers in ${Math.round(st.raw.elapsedMs)} ms and ${Math.round(keys.raw.elapsedMs)} ms (deadline ${deadline} ms)` };
+    } catch (err) {
+      if (err instanceof KmeTransportError && err.kind === 'deadline') throw new Failure(`no complete answer within the deadline of ${deadline} ms`);
+      throw err;
+    }
+  }),
+
+  check('qkd014/5/3', async (t) => {
+    const enc = KmeClient.path(t.slaveId, 'enc_keys');
+    const dec = KmeClient.path(t.masterId, 'dec_keys');
+    const probes = [
+      () => t.master.raw({ method: 'POST', path: enc, headers: { 'content-type': 'application/json' }, body: '{"number":' }),
+      () => t.master.raw({ method: 'POST', path: enc, body: { number: 'many' } }),
+      () => t.master.raw({ method: 'GET', path: enc, query: { number: '-5' } }),
+      () => t.slave.raw({ method: 'POST', path: dec, body: { key_IDs: [{ key_ID: '00000000-0000-4000-8000-00000000dead' }] } }),
+      () => t.slave.raw({ method: 'POST', path: dec, body: { key_IDs: 'x' } }),
+      () => t.slave.raw({ method: 'GET', path: dec }),
+      () => t.master.raw({ method: 'DELETE', path: enc }),
+    ];
+    for (const probe of probes) {
+      const r = await probe();
+      const what = `${r.method} ${new URL(r.url).pathname}${new URL(r.url).search}`;
+      if (r.status >= 500 && r.status !== 503) throw new Failure(`${what} answered ${r.status}: a server error for bad input`);
+      if (!DEFINED.has(r.status)) throw new Failure(`${what} answered ${r.status}, a status code ETSI 014 does not define`, 'status-code');
+      if (r.status === 200) throw new Failure(`${what} was accepted (200) although it is malformed`);
+    }
+  }),
+
+  check('qkd014/5/4', async (t) => {
+    const big = Buffer.alloc(2 * 1024 * 1024, 0x20);
+    big.write('{"number":1,"pad":"', 0);
+    big.write('"}', big.length - 2);
+    let refused: string;
+    try {
+      const r = await t.master.raw({ method: 'POST', path: KmeClient.path(t.slaveId, 'enc_keys'), headers: { 'content-type': 'application/json' }, body: big });
+      expect400(r, 'POST enc_keys with a 2 MiB body');
+      refused = '400';
+    } catch (err) {
+      if (!(err instanceof KmeTransportError) || err.kind === 'deadline') throw err;
+      refused = `connection closed (${err.kind})`; // closing on an oversized body is acceptable
+    }
+    const after = await t.master.status(t.slaveId);
+    if (after.status !== 200) throw new Failure(`after an oversized body the KME answers Status with ${after.status}`);
+    return { pass: `refused (${refused}) and still serving` };
+  }),
+]);
