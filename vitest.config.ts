@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
+import { reportersFor } from './src/report/reporters.ts';
 
-// Reports land under reports/ (git-ignored): JUnit for CI gates, allure-results for the HTML report.
 const reports = process.env.QKD_REPORTS_DIR ?? 'reports';
 
 export default defineConfig({
@@ -9,10 +9,6 @@ export default defineConfig({
     setupFiles: ['allure-vitest/setup', './vitest.setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    reporters: [
-      'default',
-      ['junit', { outputFile: `${reports}/junit.xml` }],
-      ['allure-vitest/reporter', { resultsDir: `${reports}/allure-results` }],
-    ],
+    reporters: ['default', ...reportersFor(reports)],
   },
 });

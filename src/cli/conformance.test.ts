@@ -95,3 +95,16 @@ describe('qkd-harness conformance', () => {
     expect((await run(['conformance', '--expectations', '/nonexistent.yaml'])).code).toBe(2);
   });
 });
+
+describe('shipped expectations', () => {
+  it('fixtures/expectations/mock-404-detail.yaml matches a mock with those deviations exactly (exit 0)', async () => {
+    const mock = await startMock(['--deviation', '404-instead-of-400', '--deviation', 'detail-errors']);
+    const reports = mkdtempSync(join(tmpdir(), 'qkd-reports-'));
+    const file = join(import.meta.dirname, '..', '..', 'fixtures', 'expectations', 'mock-404-detail.yaml');
+    const r = await run(['conformance', '--target', mock.profile, '--expectations', file, '--reports', reports]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(reports, 'summary.json'), 'utf8')) as Summary;
+    expect(summary.results.filter((x) => x.outcome === 'warn').length).toBeGreaterThan(10);
+    expect(summary.results.filter((x) => x.stale)).toEqual([]);
+  }, 240_000);
+});

@@ -99,8 +99,12 @@ export class CheckContext {
     return r.data;
   }
 
+  /** The last three exchanges, the most recent (usually the one that failed) first. */
   evidence(): Evidence[] {
-    return this.exchanges.slice(-3).map((e) => evidenceOf(e.raw, e.files));
+    return this.exchanges
+      .slice(-3)
+      .reverse()
+      .map((e) => evidenceOf(e.raw, e.files));
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestSpecification } from 'vitest/node';
 import { propertySeed } from '../report/seed.ts';
+import { reportersFor } from '../report/reporters.ts';
 import { ENV } from './target.ts';
 import { sortRows, type ResultRow, type Summary } from './summary.ts';
 import type { ProfileName } from './verdict.ts';
@@ -60,7 +61,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     config: join(ROOT, 'vitest.config.ts'),
     watch: false,
     run: true,
-    reporters: [['junit', { outputFile: join(reports, 'junit.xml') }], ['allure-vitest/reporter', { resultsDir: join(reports, 'allure-results') }]],
+    reporters: reportersFor(reports),
     ...(o.target ? { fileParallelism: false, sequence: { sequencer: SharedTargetSequencer } } : {}),
   });
   const harnessErrors: string[] = [];
