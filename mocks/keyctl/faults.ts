@@ -1,6 +1,8 @@
 // Fault switches for the lab's mocks (key-control agent and PQC emulator), from the environment:
 //   QKDH_FAULT       comma-separated names (below)
-//   QKDH_FAULT_FROM  seconds after the process started when the fault begins (default 0)
+//   QKDH_FAULT_FROM  seconds after the process started when the fault begins (default 0), or `signal`:
+//                    the fault begins when the process receives SIGUSR2 (the lab sends it at a chosen
+//                    point, e.g. just after a rotation, whatever each process's start-up time was)
 //   QKDH_FAULT_FOR   seconds it lasts (default: until the process ends)
 // Each reproduces a known failure behaviour of real deployments (docs/lab.md).
 export const FAULTS = {
@@ -15,12 +17,18 @@ export const FAULTS = {
 export type FaultName = keyof typeof FAULTS;
 
 export class FaultPlan {
-  readonly started = Date.now();
+  started = Date.now();
   constructor(
     readonly names: ReadonlySet<FaultName>,
-    readonly fromMs: number,
+    public fromMs: number,
     readonly forMs: number,
   ) {}
+
+  /** Starts the fault window now (what SIGUSR2 does under QKDH_FAULT_FROM=signal). */
+  arm(now = Date.now()): void {
+    this.started = now;
+    this.fromMs = 0;
+  }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): FaultPlan {
     const names = new Set<FaultName>();
@@ -34,7 +42,10 @@ export class FaultPlan {
       if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of seconds, got "${v}"`);
       return n * 1000;
     };
-    return new FaultPlan(names, secs(env.QKDH_FAULT_FROM, 'QKDH_FAULT_FROM', 0), secs(env.QKDH_FAULT_FOR, 'QKDH_FAULT_FOR', Infinity));
+    const onSignal = env.QKDH_FAULT_FROM === 'signal';
+    const plan = new FaultPlan(names, onSignal ? Infinity : secs(env.QKDH_FAULT_FROM, 'QKDH_FAULT_FROM', 0), secs(env.QKDH_FAULT_FOR, 'QKDH_FAULT_FOR', Infinity));
+    if (onSignal && names.size) process.on('SIGUSR2', () => plan.arm());
+    return plan;
   }
 
   /** True when `name` is switched on and `now` lies in its window. */

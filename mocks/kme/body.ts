@@ -8,9 +8,15 @@ export type BodyResult = { ok: true; bytes: Buffer } | { ok: false; error?: KmeE
 const tooLarge = (cap: number): KmeError => new KmeError(400, 'format', `the request body exceeds the limit of ${cap} bytes`, undefined, true);
 
 /** Reads the whole body, or stops at `cap` bytes (error with close); `{ok: false}` without error = the client went away. */
-export function readBody(req: IncomingMessage, cap: number): Promise<BodyResult> {
+const EMPTY = Buffer.alloc(0);
+
+export function readBody(req: IncomingMessage, cap: number): Promise<BodyResult> | BodyResult {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > cap) return Promise.resolve({ ok: false, error: tooLarge(cap) });
+  if (declared === undefined && req.headers['transfer-encoding'] === undefined) {
+    req.resume(); // no body (RFC 9112 §6.3): nothing to wait for
+    return { ok: true, bytes: EMPTY };
+  }
+  if (declared !== undefined && Number(declared) > cap) return { ok: false, error: tooLarge(cap) };
   const encoding = req.headers['content-encoding'];
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

@@ -148,27 +148,24 @@ describe('qkd-harness mock', () => {
     writeFileSync(badConfig, 'key_size: 12\nmin_key_size: 64\n');
     const unknownField = join(dir, 'unknown.yaml');
     writeFileSync(unknownField, 'colour: blue\n');
-    const cases = [
-      ['--deviation', 'no-such-deviation'],
-      ['--port-a', 'http'],
-      ['--config', join(dir, 'missing.yaml')],
-      ['--config', badConfig],
-      ['--config', unknownField],
-      ['--link-listen', '127.0.0.1:0'],
-      ['--only', 'A', '--pki', join(dir, 'noseed')],
-      ['--only', 'A', '--link-seed', 'xyz', '--pki', join(dir, 'badseed')],
-    ];
-    const results = await Promise.all(cases.map((args) => run(args)));
-    results.forEach((r, i) => {
-      const what = cases[i]!.join(' ');
+    const cases: Record<string, { args: string[]; says: RegExp }> = {
+      'unknown deviation': { args: ['--deviation', 'no-such-deviation'], says: /unknown deviation "no-such-deviation"/ },
+      'bad port': { args: ['--port-a', 'http'], says: /--port-a must be a port number/ },
+      'missing config': { args: ['--config', join(dir, 'missing.yaml')], says: /missing\.yaml: cannot be read/ },
+      'invalid config': { args: ['--config', badConfig], says: /bad\.yaml: field key_size/ },
+      'unknown config field': { args: ['--config', unknownField], says: /unknown: colour/ },
+      'link flag without --only': { args: ['--link-listen', '127.0.0.1:0'], says: /go with --only/ },
+      'single KME without seed': { args: ['--only', 'A', '--pki', join(dir, 'noseed')], says: /--link-seed/ },
+      'bad seed': { args: ['--only', 'A', '--link-seed', 'xyz'], says: /--link-seed must be 32 to 128 hex digits/ },
+    };
+    const results = await Promise.all(Object.values(cases).map((c) => run(c.args)));
+    Object.entries(cases).forEach(([what, c], i) => {
+      const r = results[i]!;
       expect(r.code, `${what}: ${r.stderr}`).toBe(2);
       expect(r.stdout, what).toBe('');
       expect(r.stderr.trimEnd().split('\n'), `${what}: ${r.stderr}`).toHaveLength(1);
+      expect(r.stderr, what).toMatch(c.says);
     });
-    expect(results[0]!.stderr).toMatch(/unknown deviation "no-such-deviation"/);
-    expect(results[3]!.stderr).toMatch(/bad\.yaml: field key_size/);
-    expect(results[4]!.stderr).toMatch(/unknown: colour/);
-    expect(results[7]!.stderr).toMatch(/--link-seed/);
   });
 
   it('two single-KME processes linked over TCP on 127.0.0.1 give identical keys', async () => {

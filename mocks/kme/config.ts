@@ -92,6 +92,7 @@ export const MockConfigSchema = z
     if (c.key_size < c.min_key_size || c.key_size > c.max_key_size) issue(['key_size'], `must lie in [min_key_size, max_key_size] = [${c.min_key_size}, ${c.max_key_size}]`);
     if (c.odd_sizes === 'reject' && c.key_size % 8 !== 0) issue(['key_size'], 'must be a multiple of 8 when odd_sizes is reject');
     if (c.prefill > c.max_key_count) issue(['prefill'], `must not exceed max_key_count (${c.max_key_count})`);
+    if (c.max_key_per_request * Math.ceil(c.max_key_size / 8) > 16 * 1024 * 1024) issue(['max_key_per_request'], 'times max_key_size must stay within 16 MiB of key material per answer');
     if (c.kmes.A.kme_id === c.kmes.B.kme_id) issue(['kmes', 'B', 'kme_id'], 'must differ from kmes.A.kme_id');
     const seen = new Map<string, string>();
     for (const k of ['A', 'B'] as const) {

@@ -42,7 +42,7 @@ export class KmeState {
     this.kmeId = o.registry.kmeIds[o.name];
     this.peerKmeId = o.registry.kmeIds[peerOf(o.name)];
     this.pool = new KeyPool({ ...poolParameters(o.config), clock: o.clock });
-    this.store = new ReservationStore(o.config.multi_slave_delivery);
+    this.store = new ReservationStore(o.config.multi_slave_delivery, Math.max(o.config.max_key_count, 10_000));
     this.qkd = o.qkd;
     this.lane = o.qkd.lane(this.kmeId, newEpoch());
     this.link = o.link;

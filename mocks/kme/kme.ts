@@ -16,7 +16,7 @@ import type { KmsLink } from './kms-link.ts';
 import type { QkdLink } from './qkd-link.ts';
 import type { KmeName, SaeRegistry } from './registry.ts';
 import { requestLine, silentLog, type LogSink } from './request-log.ts';
-import { writeAnswer, type Answer } from './respond.ts';
+import { writeAnswer, type Answer, type DeliveredKey } from './respond.ts';
 import { route } from './router.ts';
 import { KmeServer } from './server.ts';
 
@@ -33,7 +33,11 @@ export interface MockKmeOptions {
   host: string;
   port: number;
   log: LogSink;
+  /** Sees every key this KME delivers (tests that scan reports for leaked key material use it). */
+  onDeliver?: DeliveryObserver;
 }
+
+export type DeliveryObserver = (kmeId: string, keys: ReadonlyArray<DeliveredKey>) => void;
 
 /** Header naming the SAE when the transport does not authenticate it (deviations any-client-cert, plain-http). */
 export const SAE_HEADER = 'x-sae-id';
@@ -122,6 +126,7 @@ export class MockKme {
       answer = err instanceof KmeError ? err : new KmeError(503, 'internal', 'internal error in the mock KME');
       if (!(err instanceof KmeError)) this.o.log(`${new Date().toISOString()} ${this.kmeId} internal error: ${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]!.slice(0, 200)}` : typeof err}`);
     }
+    if (this.o.onDeliver && !(answer instanceof KmeError) && 'keys' in answer) this.o.onDeliver(this.kmeId, answer.keys);
     try {
       const written = await writeAnswer(req, res, answer, this.o.deviations, this.o.config.slow_answer_ms);
       if (this.o.log === silentLog) return;

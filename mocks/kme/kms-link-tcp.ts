@@ -173,7 +173,7 @@ export class TcpKmsLink implements KmsLink {
   private backoffMs = 100;
   private wasUp = false;
   private downLogged = false;
-  private readonly waiters = new Set<(c: Connection) => void>();
+  private readonly waiters = new Set<(c: Connection | undefined) => void>();
   private listenAt: HostPort | undefined;
 
   private constructor(readonly o: TcpLinkOptions) {}
@@ -209,6 +209,7 @@ export class TcpKmsLink implements KmsLink {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.redial);
+    for (const w of [...this.waiters]) w(undefined);
     this.dialing?.destroy();
     for (const c of this.connections) c.socket.destroy();
     const server = this.server;

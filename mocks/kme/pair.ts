@@ -88,7 +88,7 @@ export async function startMockPair(options: MockPairOptions = {}): Promise<Mock
   try {
     for (const name of KME_NAMES) {
       started.push(
-        await MockKme.start({ name, config, registry, binding, qkd, link: links[name], deviations, tls: tlsFor(pki, KME_FILE[name]), host: config.host, port: config.kmes[name].port, log }),
+        await MockKme.start({ name, config, registry, binding, qkd, link: links[name], deviations, tls: tlsFor(pki, KME_FILE[name]), host: config.host, port: config.kmes[name].port, log, onDeliver: options.onDeliver }),
       );
     }
   } catch (err) {

@@ -79,3 +79,18 @@ describe('key pool', () => {
     expect(pool.level()).toBe(0);
   });
 });
+
+describe('reservation store', () => {
+  it('keeps at most its capacity of keys for slaves, dropping the oldest', async () => {
+    const { ReservationStore } = await import('./reservations.ts');
+    const store = new ReservationStore('each-slave', 3);
+    const msg = (ids: string[]) => ({ master_kme: 'KME_A', epoch: 'e', master_SAE_ID: 'SAE_A', slave_SAE_IDs: ['SAE_B'], pool_bits: 0, keys: ids.map((key_ID, i) => ({ key_ID, offset: i * 32, size: 256 })) });
+    store.add(msg(['a', 'b']), ['SAE_B']);
+    store.add(msg(['c', 'd']), ['SAE_B']);
+    expect(store.size).toBe(3);
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('d')?.pending.has('SAE_B')).toBe(true);
+    store.delivered('d', 'SAE_B');
+    expect(store.get('d')).toBeUndefined();
+  });
+});

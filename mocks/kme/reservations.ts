@@ -37,7 +37,11 @@ export type MultiSlaveDelivery = 'each-slave' | 'once';
 export class ReservationStore {
   private readonly keys = new Map<string, StoredKey>();
 
-  constructor(private readonly delivery: MultiSlaveDelivery) {}
+  constructor(
+    private readonly delivery: MultiSlaveDelivery,
+    /** Most keys held for slaves; beyond it the oldest are dropped (a KME's key store is finite). */
+    private readonly capacity = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Stores the keys of a reservation for the slaves attached here (a key_ID reused by a buggy master replaces the old key). */
   add(msg: ReservationMessage, localSlaves: readonly string[]): void {
@@ -51,6 +55,10 @@ export class ReservationStore {
         slaves: msg.slave_SAE_IDs,
         pending: new Set(localSlaves),
       });
+    }
+    for (const oldest of this.keys.keys()) {
+      if (this.keys.size <= this.capacity) break;
+      this.keys.delete(oldest);
     }
   }
 

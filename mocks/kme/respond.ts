@@ -50,6 +50,7 @@ export function render(answer: Answer, dev: DeviationSwitch): { status: number; 
 /** Sends the answer (after the slow-answers delay when that deviation is on); resolves with the status sent. */
 export async function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, dev: DeviationSwitch, slowMs: number): Promise<Written | undefined> {
   if (dev.has('slow-answers') && slowMs > 0) {
+    // deviation: slow-answers
     await new Promise<void>((ok) => {
       const timer = setTimeout(ok, slowMs);
       timer.unref();
@@ -61,9 +62,8 @@ export async function writeAnswer(req: IncomingMessage, res: ServerResponse, ans
   }
   if (res.destroyed || res.headersSent || req.socket.destroyed) return undefined;
   const out = render(answer, dev);
-  const body = Buffer.from(out.body, 'utf8');
-  res.writeHead(out.status, { ...out.headers, 'content-length': String(body.length) });
-  res.end(body);
+  res.writeHead(out.status, { ...out.headers, 'content-length': String(Buffer.byteLength(out.body)) });
+  res.end(out.body); // a string goes out with the head in one write
   if (out.headers.connection === 'close') res.once('finish', () => req.destroy());
   return { status: out.status };
 }

@@ -10,6 +10,8 @@ import type { KmeName } from './registry.ts';
 import { silentLog, stderrLog, type LogSink } from './request-log.ts';
 
 /** Options common to startMockPair and startMockKme. */
+import type { DeliveryObserver } from './kme.ts';
+
 export interface CommonOptions {
   /** A YAML configuration file (docs/mock-kme.md); `config` fields override it. */
   configFile?: string;
@@ -23,6 +25,8 @@ export interface CommonOptions {
   host?: string;
   /** Where request and link log lines go: a function, or false for none. Default: stderr. */
   log?: LogSink | false;
+  /** Sees every key delivered, with its bytes (for tests only: nothing else may see key material). */
+  onDeliver?: DeliveryObserver;
 }
 
 export interface Prepared {

@@ -52,7 +52,10 @@ export function register(program: Command): void {
     .addOption(new Option('--only <kme>', 'run only this KME of the pair (the lab: one per network namespace)').choices(['A', 'B']))
     .option('--link-listen <host:port>', 'with --only: listen for the peer KME on the KMS↔KMS link', hostPort('--link-listen'))
     .option('--link-peer <host:port>', 'with --only: dial the peer KME\'s KMS↔KMS listener', hostPort('--link-peer'))
-    .option('--link-seed <hex>', 'shared secret of the simulated QKD link (required with --only; random otherwise)')
+    .option('--link-seed <hex>', 'shared secret of the simulated QKD link (required with --only; random otherwise)', (v: string) => {
+      if (!/^(?:[0-9a-fA-F]{2}){16,64}$/.test(v)) throw new UsageError('--link-seed must be 32 to 128 hex digits (16 to 64 bytes)');
+      return v;
+    })
     .option('--peer-url <url>', 'with --only: URL of the peer KME, to write a complete target profile')
     .option('--quiet', 'no request log on stderr')
     .showHelpAfterError(false)

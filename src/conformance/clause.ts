@@ -7,6 +7,7 @@ import type { Target } from './context.ts';
 import { judge, loadExpectations, type Expectations } from './expectations.ts';
 import { formatEvidence } from './evidence.ts';
 import { ENV, openTarget } from './target.ts';
+import { propertySeed } from '../report/seed.ts';
 
 export interface ClauseDef {
   title: string;
@@ -79,6 +80,7 @@ async function annotate(allure: AllureApi, r: Result, target: Target): Promise<v
   await allure.label('vendor', target.profile.name);
   await allure.parameter('profile', target.profileName);
   await allure.parameter('target', target.profile.source, { excluded: true });
+  await allure.parameter('seed', String(propertySeed()), { excluded: true });
   if (r.evidence?.length) await allure.attachment('evidence', r.evidence.map(formatEvidence).join('\n---\n'), 'text/plain');
 }
 

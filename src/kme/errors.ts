@@ -62,7 +62,12 @@ export function classifyTransportError(err: unknown, where: string): KmeTranspor
   const joined = codes.join(' ');
   for (const [re, kind, text] of RULES) {
     const m = joined.match(re);
-    if (m) return new KmeTransportError(kind, `${where}: ${text} (${m[0]})`, m[0]);
+    if (m) {
+      // Name the whole code (ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION), not just the part the rule matched.
+      const start = joined.lastIndexOf(' ', m.index ?? 0) + 1;
+      const token = joined.slice(start).match(/^[\w./-]+/)?.[0] ?? m[0];
+      return new KmeTransportError(kind, `${where}: ${text} (${token})`, token);
+    }
   }
   return new KmeTransportError('network', `${where}: request failed (${codes[0] ?? String(err)})`, codes[0]);
 }

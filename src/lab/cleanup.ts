@@ -60,7 +60,10 @@ export async function teardownRecord(record: LabRecord, file?: string): Promise<
     rmSync(record.dir, { recursive: true, force: true });
     report.dirs.push(record.dir);
   }
-  if (file) rmSync(file, { force: true });
+  if (file) {
+    rmSync(file.replace(/\.json$/, '.log'), { force: true }); // output of a detached `lab up`
+    rmSync(file, { force: true });
+  }
   return report;
 }
 
@@ -98,6 +101,10 @@ export async function cleanupStale(dir = stateDir()): Promise<CleanupReport> {
       removeSocket(join(WG_SOCKET_DIR, name));
       report.sockets.push(join(WG_SOCKET_DIR, name));
     }
+  }
+  for (const name of safeList(dir)) {
+    const m = /^([a-z0-9]{6})\.log$/.exec(name);
+    if (m && !live.has(m[1]!) && !safeList(dir).includes(`${m[1]}.json`)) rmSync(join(dir, name), { force: true });
   }
   for (const name of safeList(tmpdir())) {
     const m = /^qkdh-([a-z0-9]{6})-/.exec(name);

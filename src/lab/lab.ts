@@ -33,14 +33,16 @@ export type KeyControl = { kind: 'builtin' } | { kind: 'exec'; command: string }
 export interface FaultSpec {
   /** Comma-separated fault names (mocks/keyctl/faults.ts). */
   fault: string;
-  fromS?: number;
+  /** Seconds after each process's start, or 'signal': when `injectFaults()` is called. */
+  fromS?: number | 'signal';
   forS?: number;
   /** Extra variables (QKDH_SKEW, …). */
   env?: Record<string, string>;
 }
 
 export interface LabOptions {
-  keyControl?: KeyControl;
+  /** For both sites, or per site (default builtin). */
+  keyControl?: KeyControl | Partial<Record<SiteName, KeyControl>>;
   /** Key-control INTERVAL in seconds (default 20). */
   intervalS?: number;
   /** Run the PQC emulators and mix their keys in (default true). */
@@ -146,7 +148,12 @@ export class Lab {
     const intervalS = o.intervalS ?? 20;
     const pqc = o.pqc ?? true;
     const pqcTimeScale = o.pqcTimeScale ?? 1;
-    const keyControl = o.keyControl ?? { kind: 'builtin' };
+    const kc = (site: SiteName): KeyControl => {
+      const k = o.keyControl;
+      if (k && 'kind' in k) return k as KeyControl;
+      return (k as Partial<Record<SiteName, KeyControl>> | undefined)?.[site] ?? { kind: 'builtin' };
+    };
+    const describeKc = (k: KeyControl) => (k.kind === 'builtin' ? 'builtin' : `exec:${k.command}`);
     const mode = o.mode ?? 'AtLeastQkdRequired';
     for (const site of SITES) mkdirSync(this.siteDir(site), { recursive: true, mode: 0o700 });
 
@@ -222,9 +229,12 @@ export class Lab {
     this.say('key control');
     for (const site of SITES) {
       const env = this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey });
-      const argv = keyControl.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', keyControl.command];
+      const k = kc(site);
+      const argv = k.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', k.command];
       this.start({ name: 'key-control', site, namespace: names.namespace[site], argv, env: { ...process.env, ...env }, logFile: this.siteDir(site, 'key-control.log') });
     }
+    // Ready when it listens for its peer (the same test for the built-in agent and an external one).
+    await this.waitForListener(PORTS.keyControl, 30_000, 'key control');
 
     // 7. The probe: UDP echo on each site and a prober towards the other, across the tunnel.
     this.say('probes');
@@ -237,7 +247,7 @@ export class Lab {
         argv: tsNode('src/lab/probe-main.ts', ['--target', ADDRESSES.overlay[other(site)], '--port', String(PORTS.probeEcho), '--log', this.siteDir(site, 'probe.jsonl'), '--interval-ms', String(o.probeIntervalMs ?? 100)]),
       });
     }
-    await sleep(500);
+    await Promise.all(this.processes.filter((p) => p.spec.name === 'probe').map((p) => p.waitForLine((l) => l.includes('"ready"'), 30_000)));
     const dead = this.processes.find((p) => p.exitStatus);
     if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited at start-up: ${lastLines(dead.errLog() || dead.log())}`);
 
@@ -246,13 +256,13 @@ export class Lab {
       stateFile: this.state.file,
       dir: this.dir,
       intervalS,
-      keyControl: keyControl.kind === 'builtin' ? 'builtin' : `exec:${keyControl.command}`,
+      keyControl: describeKc(kc('alice')) === describeKc(kc('bob')) ? describeKc(kc('alice')) : SITES.map((x) => `${x}: ${describeKc(kc(x))}`).join(', '),
       pqc,
       pqcTimeScale,
       mode,
       faults: o.faults ?? {},
       ca: pki.ca,
-      sites: Object.fromEntries(SITES.map((site) => [site, this.siteInfo(site, keys, pqc, keyControl)])) as Record<SiteName, SiteInfo>,
+      sites: Object.fromEntries(SITES.map((site) => [site, this.siteInfo(site, keys, pqc, kc(site))])) as Record<SiteName, SiteInfo>,
     };
     this.state.update((r) => {
       r.info = this.info;
@@ -306,6 +316,20 @@ export class Lab {
     };
   }
 
+  private async waitForListener(port: number, timeoutMs: number, what: string): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (const site of SITES) {
+      for (;;) {
+        const r = await this.driver(site).run(['ss', '-ltnH', `sport = :${port}`], { timeoutMs: 5_000 });
+        if (r.code === 0 && r.stdout.trim()) break;
+        const dead = this.processes.find((p) => p.exitStatus);
+        if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited while waiting for ${what}: ${lastLines(dead.errLog() || dead.log())}`);
+        if (Date.now() > until) throw new Error(`${what} of ${site} did not listen on port ${port} within ${timeoutMs} ms`);
+        await sleep(100);
+      }
+    }
+  }
+
   private async waitFor(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (!ok()) {
@@ -314,6 +338,19 @@ export class Lab {
       if (Date.now() > until) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
       await sleep(100);
     }
+  }
+
+  /** Starts the fault windows of `fromS: 'signal'` faults now (SIGUSR2 to the site's agent and PQC emulator). */
+  injectFaults(): string[] {
+    const hit: string[] = [];
+    for (const [site, f] of Object.entries(this.options.faults ?? {})) {
+      if (f?.fromS !== 'signal') continue;
+      for (const p of this.processes.filter((x) => x.spec.site === site && (x.spec.name === 'pqc' || (x.spec.name === 'key-control' && !x.spec.argv.includes('-c'))))) {
+        p.signal('SIGUSR2');
+        hit.push(`${site}/${p.spec.name}`);
+      }
+    }
+    return hit;
   }
 
   /** Expires the current WireGuard sessions on `site` so the next packet handshakes with the current PSK. */

@@ -22,6 +22,8 @@ export interface ObserveOptions {
   handshakes?: RunConfig['handshakes'];
   skewBoundMs?: number;
   outageBoundMs?: number;
+  /** Inject the lab's `signal` faults this long after the first rotation (default: half an interval). */
+  injectAfterFirstRotationMs?: number;
   /** Called with each progress line. */
   log?: (line: string) => void;
 }
@@ -66,14 +68,23 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<E2eR
   const maxMs = o.maxMs ?? (o.durationMs ?? (want + 1) * lab.info.intervalS * 1000 * 1.5 + tail + 10_000);
   let reachedAt: number | undefined;
   let seen = 0;
+  let firstRotationAt: number | undefined;
+  let injectedAt: number | undefined;
+  const injectAfter = o.injectAfterFirstRotationMs ?? (lab.info.intervalS * 1000) / 2;
   try {
     for (;;) {
       await sleep(250);
       const now = Date.now();
+      const n = rotations({ sites: ['alice', 'bob'], series: observer.series } as E2eRun).length;
+      if (n > 0 && firstRotationAt === undefined) firstRotationAt = now;
+      if (firstRotationAt !== undefined && injectedAt === undefined && now - firstRotationAt >= injectAfter) {
+        injectedAt = now;
+        const hit = lab.injectFaults();
+        if (hit.length) o.log?.(`lab ${lab.runId}: fault injected (${hit.join(', ')})`);
+      }
       if (o.durationMs !== undefined) {
         if (now - started >= o.durationMs) break;
       } else {
-        const n = rotations({ sites: ['alice', 'bob'], series: observer.series } as E2eRun).length;
         if (n !== seen) o.log?.(`lab ${lab.runId}: rotation ${(seen = n)}`);
         if (n >= want && reachedAt === undefined) reachedAt = now;
         if (reachedAt !== undefined && now - reachedAt >= tail) break;
@@ -85,7 +96,9 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<E2eR
     await observer.stop();
   }
   await sleep(config.probeTimeoutMs + 300); // let the probe settle the fate of its last datagrams
-  return snapshot(lab, observer, config, forcer?.forced ?? [], started, observer.stoppedAt);
+  const run = snapshot(lab, observer, config, forcer?.forced ?? [], started, observer.stoppedAt);
+  if (injectedAt !== undefined) run.faultInjectedAt = injectedAt;
+  return run;
 }
 
 function snapshot(lab: Lab, observer: Observer, config: RunConfig, forced: E2eRun['forced'], startedAt: number, endedAt: number): E2eRun {

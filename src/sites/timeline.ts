@@ -53,6 +53,8 @@ export interface E2eRun {
   config: RunConfig;
   /** Faults injected (lab only), for the report. */
   faults?: Record<string, unknown>;
+  /** When the lab started the fault windows (lab only). */
+  faultInjectedAt?: number;
 }
 
 export interface Rotation {

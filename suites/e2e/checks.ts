@@ -90,7 +90,10 @@ export function pskDerivation(run: E2eRun): Verdict {
   for (const site of run.sites) {
     const records = run.agent[site] ?? [];
     for (const c of run.series[site]!.changes) {
-      const rec = [...records].reverse().find((r) => r.t <= c.at + 50);
+      // The record is written right after `wg set` returns; a poll that started just before may already
+      // show the PSK. Join on the agent's own fingerprint first, then on time.
+      const candidates = records.filter((r) => r.t <= c.at + 1_000 && r.t >= c.after - 1_000);
+      const rec = [...candidates].reverse().find((r) => r.pskFp === c.fp) ?? [...records].reverse().find((r) => r.t <= c.at + 50);
       if (!rec) {
         problems.push(`${site}: no record of the inputs of ${c.fp}`);
         continue;

@@ -1,5 +1,5 @@
 // Who the master may name as slave (Status and Get key): a registered SAE other than itself.
-// Policy (docs/mock-kme.md, M4): an SAE registered at no KME of the link → 401, the master is not
+// Policy (docs/mock-kme.md, M3): an SAE registered at no KME of the link → 401, the master is not
 // authorised to share keys with it; naming itself → 400.
 import { KmeError, unauthorized } from '../errors.ts';
 import type { KmeName } from '../registry.ts';

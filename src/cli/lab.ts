@@ -1,0 +1,188 @@
+// `qkd-harness lab up|status|down`: the two-site lab (docs/lab.md). `up` builds it, prints one JSON line
+// (names, addresses, files) and keeps it running until SIGINT/SIGTERM (or `lab down`), then removes
+// everything; `--detach` returns once it is up. `down --stale` cleans what crashed runs left behind.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { cleanupStale, teardownRecord, type CleanupReport } from '../lab/cleanup.ts';
+import { Lab, type FaultSpec, type KeyControl, type LabInfo } from '../lab/lab.ts';
+import { newRunId, type SiteName } from '../lab/names.ts';
+import { REPO_ROOT } from '../lab/node.ts';
+import { labUnavailable } from '../lab/prerequisites.ts';
+import { isAlive, listRecords, stateDir, type LabRecord } from '../lab/state.ts';
+import { labStatus } from '../lab/status.ts';
+import { signalGroup } from '../lab/process.ts';
+import { MODES } from '../../mocks/keyctl/config.ts';
+import { FAULTS } from '../../mocks/keyctl/faults.ts';
+import { CannotRunError, UsageError } from './exit.ts';
+
+interface UpOptions {
+  keyControl: string;
+  keyControlAlice?: string;
+  keyControlBob?: string;
+  interval: string;
+  pqc: string;
+  pqcTimeScale: string;
+  mode: string;
+  fault: string[];
+  runId?: string;
+  detach?: boolean;
+  quiet?: boolean;
+}
+
+function keyControl(v: string, flag: string): KeyControl {
+  if (v === 'builtin') return { kind: 'builtin' };
+  if (v.startsWith('exec:') && v.length > 5) return { kind: 'exec', command: v.slice(5) };
+  throw new UsageError(`${flag} must be builtin or exec:COMMAND, got "${v}"`);
+}
+
+/** `SITE:NAME[@FROM][+FOR]`, e.g. `bob:kms-outage@30+20` (seconds after start; FROM may be `signal`). */
+function parseFault(v: string): [SiteName, FaultSpec] {
+  const m = /^(alice|bob):([a-z-]+(?:,[a-z-]+)*)(?:@(\d+(?:\.\d+)?|signal))?(?:\+(\d+(?:\.\d+)?))?$/.exec(v);
+  if (!m) throw new UsageError(`--fault must be SITE:NAME[@FROM][+FOR] (e.g. bob:kms-outage@30+20), got "${v}"`);
+  for (const n of m[2]!.split(',')) if (!(n in FAULTS)) throw new UsageError(`--fault: unknown fault "${n}" (known: ${Object.keys(FAULTS).join(', ')})`);
+  return [m[1] as SiteName, { fault: m[2]!, ...(m[3] ? { fromS: m[3] === 'signal' ? 'signal' : Number(m[3]) } : {}), ...(m[4] ? { forS: Number(m[4]) } : {}) }];
+}
+
+function positive(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got "${v}"`);
+  return n;
+}
+
+const line = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
+
+/** The labs a command acts on: the one named, or the only one; several need --run-id or --all. */
+function selectLabs(o: { runId?: string; all?: boolean }): Array<{ file: string; record: LabRecord }> {
+  const all = listRecords(stateDir());
+  if (o.runId) {
+    const hit = all.filter((r) => r.record.runId === o.runId);
+    return hit;
+  }
+  if (o.all || all.length <= 1) return all;
+  throw new UsageError(`${all.length} labs are recorded (${all.map((r) => r.record.runId).join(', ')}): give --run-id ID or --all`);
+}
+
+async function up(o: UpOptions): Promise<void> {
+  const why = labUnavailable();
+  if (why) throw new CannotRunError(`the lab cannot run here: ${why}`);
+  const both = keyControl(o.keyControl, '--key-control');
+  const kc = {
+    alice: o.keyControlAlice ? keyControl(o.keyControlAlice, '--key-control-alice') : both,
+    bob: o.keyControlBob ? keyControl(o.keyControlBob, '--key-control-bob') : both,
+  };
+  if (!['on', 'off'].includes(o.pqc)) throw new UsageError(`--pqc must be on or off, got "${o.pqc}"`);
+  if (!(MODES as readonly string[]).includes(o.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`);
+  const faults = Object.fromEntries(o.fault.map(parseFault)) as Partial<Record<SiteName, FaultSpec>>;
+  const intervalS = positive(o.interval, '--interval');
+  const pqcTimeScale = positive(o.pqcTimeScale, '--pqc-time-scale');
+  if (o.detach) return detach(o);
+  const lab = await Lab.up({
+    keyControl: kc,
+    intervalS,
+    pqc: o.pqc === 'on',
+    pqcTimeScale,
+    mode: o.mode,
+    faults,
+    runId: o.runId,
+    log: o.quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
+  }).catch((err: unknown) => {
+    throw new CannotRunError(`lab up failed (everything it built was removed): ${err instanceof Error ? err.message : String(err)}`);
+  });
+  line(lab.info);
+  const sig = await new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
+  });
+  if (!o.quiet) process.stderr.write(`lab ${lab.runId}: ${sig}, tearing down\n`);
+  await lab.down();
+}
+
+/** Re-runs `lab up` in the background (own session, output to a log) and returns once it is up. */
+async function detach(o: UpOptions): Promise<void> {
+  const runId = o.runId ?? newRunId();
+  const args = process.argv.slice(2).filter((a) => a !== '--detach');
+  const log = join(stateDir(), `${runId}.log`);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
+  const fd = openSync(log, 'w', 0o600);
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/qkd-harness.js'), ...args, '--run-id', runId], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  let exited: number | null | undefined;
+  child.on('exit', (c) => (exited = c));
+  for (const until = Date.now() + 120_000; Date.now() < until; ) {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    const info = text.split('\n').find((l) => l.startsWith('{') && l.includes('"runId"'));
+    if (info) {
+      process.stdout.write(info + '\n');
+      return;
+    }
+    if (exited !== undefined) throw new CannotRunError(`lab up failed: ${text.trim().split('\n').slice(-2).join(' ')}`);
+    await sleep(200);
+  }
+  throw new CannotRunError(`the lab did not come up within 120 s (log: ${log})`);
+}
+
+async function status(o: { runId?: string; all?: boolean }): Promise<void> {
+  const labs = selectLabs(o).filter((r) => r.record.info);
+  if (!labs.length) throw new CannotRunError(o.runId ? `no lab ${o.runId} is up` : 'no lab is up (start one with `qkd-harness lab up`)');
+  for (const { record } of labs) line({ ...(await labStatus(record.info as LabInfo)), owner: isAlive(record.owner) ? record.owner.pid : null });
+}
+
+async function down(o: { runId?: string; all?: boolean; stale?: boolean }): Promise<void> {
+  if (o.stale) {
+    line(await cleanupStale(stateDir()));
+    return;
+  }
+  const total: CleanupReport = { runIds: [], processes: 0, namespaces: [], sockets: [], dirs: [] };
+  for (const { file, record } of selectLabs(o)) {
+    if (isAlive(record.owner) && record.owner.pid !== process.pid) {
+      signalGroup(record.owner.pid, 'SIGTERM'); // the lab's owner tears down in order
+      for (const until = Date.now() + 30_000; existsSync(file) && Date.now() < until; ) await sleep(100);
+      total.runIds.push(record.runId);
+    }
+    if (existsSync(file)) {
+      const r = await teardownRecord(record, file);
+      total.runIds.push(...r.runIds.filter((id) => !total.runIds.includes(id)));
+      total.processes += r.processes;
+      total.namespaces.push(...r.namespaces);
+      total.sockets.push(...r.sockets);
+      total.dirs.push(...r.dirs);
+    }
+  }
+  line(total);
+}
+
+export function register(program: Command): void {
+  const lab = program.command('lab').description('the two-site WireGuard lab: network namespaces, wireguard-go, mock KMEs, key control, PQC emulator, probe (docs/lab.md)');
+  lab
+    .command('up')
+    .description('build the lab, print one JSON line (names, addresses, files) and keep it running until SIGINT/SIGTERM or `lab down`')
+    .option('--key-control <kc>', 'builtin | exec:COMMAND (run COMMAND with Arnika 1.x environment on both sites)', 'builtin')
+    .option('--key-control-alice <kc>', 'override --key-control for alice')
+    .option('--key-control-bob <kc>', 'override --key-control for bob')
+    .option('--interval <seconds>', 'key-control INTERVAL', '20')
+    .option('--pqc <on|off>', 'run the PQC emulators and mix their keys in', 'on')
+    .option('--pqc-time-scale <x>', 'Rosenpass timing scale (1: rekey after 120 s, reject after 180 s)', '1')
+    .option('--mode <mode>', `Arnika MODE (${MODES.join(', ')})`, 'AtLeastQkdRequired')
+    .option('--fault <site:name[@from][+for]>', `inject a fault (repeatable): ${Object.keys(FAULTS).join(', ')}`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--run-id <id>', 'use this run id (6 characters a-z0-9)')
+    .option('--detach', 'return once the lab is up; it runs on in the background')
+    .option('--quiet', 'no progress on stderr')
+    .action((o: UpOptions) => up(o));
+  lab
+    .command('status')
+    .description('print JSON per site: PSK fingerprint, latest handshake, rx/tx bytes, probe loss')
+    .option('--run-id <id>', 'the lab (default: the only one)')
+    .option('--all', 'every lab that is up')
+    .action((o: { runId?: string; all?: boolean }) => status(o));
+  lab
+    .command('down')
+    .description('remove everything a lab created (idempotent); --stale: what crashed runs left behind')
+    .option('--run-id <id>', 'the lab (default: the only one)')
+    .option('--all', 'every recorded lab')
+    .option('--stale', 'labs whose owner process is gone, and anything carrying a lab name of no live run')
+    .action((o: { runId?: string; all?: boolean; stale?: boolean }) => down(o));
+}

@@ -1,0 +1,107 @@
+// Shared by the end-to-end suites: where the run comes from (the lab, or a target profile's sites), the
+// run's settings from the environment, the skip/fail gate, and reporting a verdict to Allure.
+import * as allure from 'allure-js-commons';
+import { expect } from 'vitest';
+import { requirement } from '../../src/conformance/catalogue.ts';
+import { cleanupStale } from '../../src/lab/cleanup.ts';
+import { Lab, type LabOptions } from '../../src/lab/lab.ts';
+import { observeLab } from '../../src/lab/observe.ts';
+import { labUnavailable } from '../../src/lab/prerequisites.ts';
+import { loadTargetProfile } from '../../src/target/load.ts';
+import { observeTarget } from '../../src/sites/target-run.ts';
+import { timelineSvg } from '../../src/sites/timeline-svg.ts';
+import type { E2eRun } from '../../src/sites/timeline.ts';
+import type { Verdict } from './checks.ts';
+
+function num(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${v}"`);
+  return n;
+}
+
+/**
+ * QKD_E2E_TARGET    target profile: run against its `sites` instead of the lab
+ * QKD_E2E_ROTATIONS rotations to observe (default 2; the nightly run raises it)
+ * QKD_E2E_INTERVAL  key-control INTERVAL in seconds (lab default 15; for a target, what it is configured with)
+ * QKD_E2E_HANDSHAKES forced | natural (lab default forced: rekey brought forward; a target is always natural)
+ * QKD_E2E_SKEW_BOUND_MS, QKD_E2E_OUTAGE_BOUND_MS  bounds of wg/9 and wg/11 (default 2000 each)
+ */
+export const settings = {
+  target: process.env.QKD_E2E_TARGET || undefined,
+  rotations: Math.round(num('QKD_E2E_ROTATIONS', 2)),
+  intervalS: process.env.QKD_E2E_INTERVAL ? num('QKD_E2E_INTERVAL', 15) : undefined,
+  handshakes: (process.env.QKD_E2E_HANDSHAKES === 'natural' ? 'natural' : 'forced') as 'natural' | 'forced',
+  skewBoundMs: num('QKD_E2E_SKEW_BOUND_MS', 2_000),
+  outageBoundMs: num('QKD_E2E_OUTAGE_BOUND_MS', 2_000),
+};
+
+export interface Gate {
+  /** Why the suite is skipped (shown in its title). */
+  skip?: string;
+  /** Why the suite must fail instead (QKD_REQUIRE_LAB=1 and no lab possible). */
+  fail?: string;
+}
+
+/** For suites that need the lab itself (faults, lifecycle). */
+export function labGate(): Gate {
+  if (settings.target) return { skip: 'faults are injected into the lab only (QKD_E2E_TARGET is set)' };
+  const why = labUnavailable();
+  if (!why) return {};
+  return process.env.QKD_REQUIRE_LAB === '1' ? { fail: `QKD_REQUIRE_LAB=1 but the lab cannot run: ${why}` } : { skip: why };
+}
+
+/** For suites that run against the lab or a target. */
+export function runGate(): Gate {
+  return settings.target ? {} : labGate();
+}
+
+export const titled = (title: string, gate: Gate): string => (gate.skip ? `${title} (skipped: ${gate.skip})` : title);
+
+/** Generous hook timeout for one observation of N rotations. */
+export function observationTimeoutMs(intervalS: number, rotations = settings.rotations, natural = settings.handshakes === 'natural' || Boolean(settings.target)): number {
+  return 60_000 + (rotations + 2) * intervalS * 1000 * 1.6 + (natural ? 140_000 : 10_000);
+}
+
+export interface Observed {
+  run: E2eRun;
+  lab?: Lab;
+  source: string;
+}
+
+/** Observes the target profile's sites, or builds a lab with `labOptions` and observes it. */
+export async function observe(labOptions: LabOptions, labs: Lab[]): Promise<Observed> {
+  if (settings.target) {
+    const profile = loadTargetProfile(settings.target);
+    const run = await observeTarget(profile, { rotations: settings.rotations, intervalMs: settings.intervalS ? settings.intervalS * 1000 : undefined, skewBoundMs: settings.skewBoundMs, outageBoundMs: settings.outageBoundMs });
+    return { run, source: `target ${profile.name}` };
+  }
+  await cleanupStale();
+  const lab = await Lab.up({ intervalS: settings.intervalS ?? 15, ...labOptions });
+  labs.push(lab);
+  const run = await observeLab(lab, { rotations: settings.rotations, handshakes: settings.handshakes, skewBoundMs: settings.skewBoundMs, outageBoundMs: settings.outageBoundMs });
+  return { run, lab, source: `lab ${lab.runId}` };
+}
+
+/** Labels, parameters and evidence of a verdict for the report (fingerprints and times only). */
+export async function report(v: Verdict, o: Observed | undefined, timeline = false): Promise<void> {
+  const r = requirement(v.id);
+  await allure.label('requirement', v.id);
+  await allure.label('level', r.level);
+  await allure.label('outcome', v.outcome);
+  await allure.tag(v.id);
+  if (o) {
+    await allure.parameter('source', o.source.split(' ')[0]!);
+    await allure.parameter('run', o.source, { excluded: true });
+    await allure.parameter('handshakes', o.run.config.handshakes);
+  }
+  await allure.attachment(`${v.id} evidence`, JSON.stringify({ outcome: v.outcome, summary: v.summary, evidence: v.evidence }, null, 2), 'application/json');
+  if (timeline && o) await allure.attachment('timeline', timelineSvg(o.run, `${o.source}: PSK rotations, handshakes, outages`), 'image/svg+xml');
+}
+
+/** Asserts the verdict passes; a `skip` verdict skips the test with its reason. */
+export function expectPass(v: Verdict, skip: (note?: string) => never): void {
+  if (v.outcome === 'skip') skip(v.summary);
+  expect(v.outcome, `${v.id}: ${v.summary}`).toBe('pass');
+}
