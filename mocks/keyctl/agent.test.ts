@@ -1,7 +1,7 @@
 // The built-in agent against a stand-in KMS pair (plain HTTP, shared key store) with WireGuard replaced
 // by a recorder: Arnika 1.x roles, the peer protocol, modes and the fault switches.
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -62,6 +62,7 @@ async function pair(o: { intervalMs?: number; pqc?: boolean; faults?: { alice?: 
   const kms = await fakeKms();
   cleanups.push(() => new Promise<void>((r) => kms.server.close(() => r())));
   const dir = mkdtempSync(join(tmpdir(), 'qkdh-agent-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const pqcFile = join(dir, 'pqc');
   writeFileSync(pqcFile, randomBytes(32).toString('base64'), { mode: 0o600 });
   const pa = port++;

@@ -51,6 +51,7 @@ export interface AgentDeps {
 export class Agent {
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
   private receivedSinceTurn = false;
   private nextTurn = 0;
@@ -100,6 +101,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.queue;
     this.log({ t: Date.now(), ev: 'stop' });
@@ -113,19 +115,29 @@ export class Agent {
     this.deps.kms.outage = this.faults.active('kms-outage');
   }
 
-  private async turn(): Promise<void> {
-    if (this.receivedSinceTurn) {
+  /** After a master turn without a KMS key, one more attempt after KMS_RETRY_INTERVAL (unless a key_ID arrives). */
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer || this.config.kmsRetryIntervalMs >= this.nextTurn - Date.now()) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.receivedSinceTurn) this.enqueue(() => this.turn(true));
+    }, this.config.kmsRetryIntervalMs);
+  }
+
+  private async turn(retry = false): Promise<void> {
+    if (this.receivedSinceTurn && !retry) {
       this.receivedSinceTurn = false;
       this.log({ t: Date.now(), ev: 'skip', role: 'backup', why: 'received a key_ID since the last turn' });
       return;
     }
     this.syncFaults();
-    this.log({ t: Date.now(), ev: 'turn', role: 'master' });
+    this.log({ t: Date.now(), ev: 'turn', role: 'master', ...(retry ? { why: 'retry after KMS_RETRY_INTERVAL' } : {}) });
     let key: KmsKey | undefined;
     try {
       key = await this.deps.kms.encKey();
     } catch (err) {
       this.log({ t: Date.now(), ev: 'kms-failed', role: 'master', why: (err as Error).message });
+      if (!retry) this.scheduleRetry();
     }
     if (key) {
       try {

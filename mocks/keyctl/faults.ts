@@ -11,7 +11,7 @@ export const FAULTS = {
   'skewed-interval': 'key-control: this site applies received keys on its own interval boundary, QKDH_SKEW seconds after its peer (default INTERVAL/4)',
   'kms-outage': "key-control: this site's KMS is unreachable (connection refused)",
   'half-written-pqc': 'PQC emulator: a key file is left half-written (truncate-then-write interrupted) for QKDH_HALF_WRITTEN_MS',
-  'stale-pqc': "PQC emulator: this site's key expires early and is replaced by a random key marked stale",
+  'stale-pqc': "PQC emulator: this site stops exchanging keys for the fault's duration and its key is replaced at once by a random key marked stale (as on expiry)",
 } as const;
 
 export type FaultName = keyof typeof FAULTS;

@@ -1,6 +1,6 @@
 // The PQC emulator: a real ML-KEM-768 exchange between two peers, Rosenpass-format key files (mode
 // 0600, 44 base64 characters, no newline), rekey and stale-on-expiry timing, and its fault switches.
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,9 +12,16 @@ import { writeKeyFile } from './keyfile.ts';
 import { scaledTiming, ROSENPASS } from './timing.ts';
 
 const running: PqcEmulator[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((e) => e.stop()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'qkdh-pqc-'));
+  dirs.push(d);
+  return d;
+};
 let port = 40_000 + Math.floor(Math.random() * 10_000);
 const events = (f: string): PqcEvent[] => {
   try {
@@ -25,7 +32,7 @@ const events = (f: string): PqcEvent[] => {
 };
 
 function pair(scale: number, faults: { alice?: FaultPlan; bob?: FaultPlan } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'qkdh-pqc-'));
+  const dir = tempDir();
   const [pa, pb] = [port++, port++];
   const mk = (name: 'alice' | 'bob', listen: number, peer: number) => {
     const e = new PqcEmulator({
@@ -54,7 +61,7 @@ describe('PQC emulator (Rosenpass stand-in)', () => {
   });
 
   it('writes key files truncate-then-write, 0600, no newline', async () => {
-    const f = join(mkdtempSync(join(tmpdir(), 'qkdh-pqc-')), 'k');
+    const f = join(tempDir(), 'k');
     const key = new Uint8Array(32).fill(7);
     const writing = writeKeyFile(f, key, 300);
     await sleep(100);

@@ -58,6 +58,7 @@ export class PqcEmulator {
       this.o.listen.host,
       (x) => this.enqueue(() => this.install(x.key, x.epoch, 'exchanged', 'responder')),
       (proposed) => Math.max(this.epoch + 1, proposed),
+      () => !this.faults.active('stale-pqc'),
     );
     this.server.on('error', (e) => this.o.out?.(`error ${String(e)}`));
     this.timer = setInterval(() => void this.tick(), Math.max(20, Math.min(250, this.timing.retryMs, this.timing.rekeyResponderMs / 40)));
@@ -83,7 +84,7 @@ export class PqcEmulator {
     if (this.lastExchangeAt !== undefined && !this.stale && now - this.lastExchangeAt > this.timing.rejectAfterMs) {
       await this.enqueue(() => this.expire('no exchange within the reject-after time'));
     }
-    if (this.busy || now < this.nextAttemptAt) return;
+    if (this.busy || now < this.nextAttemptAt || this.faults.active('stale-pqc', now)) return;
     const due =
       this.lastExchangeAt === undefined
         ? this.o.initiator || now - this.startedAt > this.timing.rekeyInitiatorMs

@@ -79,6 +79,10 @@ async function up(o: UpOptions): Promise<void> {
   const intervalS = positive(o.interval, '--interval');
   const pqcTimeScale = positive(o.pqcTimeScale, '--pqc-time-scale');
   if (o.detach) return detach(o);
+  // Signals during the build are honoured once it is done (the build removes itself on failure).
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
+  });
   const lab = await Lab.up({
     keyControl: kc,
     intervalS,
@@ -92,9 +96,7 @@ async function up(o: UpOptions): Promise<void> {
     throw new CannotRunError(`lab up failed (everything it built was removed): ${err instanceof Error ? err.message : String(err)}`);
   });
   line(lab.info);
-  const sig = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
-  });
+  const sig = await signalled;
   if (!o.quiet) process.stderr.write(`lab ${lab.runId}: ${sig}, tearing down\n`);
   await lab.down();
 }

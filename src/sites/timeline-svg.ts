@@ -20,7 +20,7 @@ export function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'): str
   const top = 40;
   const span = Math.max(1, run.endedAt - run.startedAt);
   const x = (t: number) => left + ((Math.min(Math.max(t, run.startedAt), run.endedAt) - run.startedAt) / span) * (W - left - right);
-  const H = top + run.sites.length * (laneH + 20) + 50;
+  const H = top + run.sites.length * (laneH + 20) + 64;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
@@ -43,20 +43,25 @@ export function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'): str
     }
     // handshakes
     for (const h of s.handshakes) {
-      const hx = x(Math.max(h.value * 1000, run.startedAt));
+      const hx = x(h.at); // when it was first seen (WireGuard's own value has 1 s resolution)
       out.push(`<line x1="${hx.toFixed(1)}" x2="${hx.toFixed(1)}" y1="${y + laneH / 2 + 16}" y2="${y + laneH}" stroke="#1565c0" stroke-width="2"><title>${esc(`handshake ${new Date(h.value * 1000).toISOString()}`)}</title></line>`);
     }
     out.push(`<text x="${left - 8}" y="${y + laneH - 2}" text-anchor="end" fill="#1565c0" font-size="9">hs</text>`);
     out.push(`<text x="${left - 8}" y="${y + laneH / 2 + 13}" text-anchor="end" fill="#d33" font-size="9">outage</text>`);
   });
   const bottom = top + run.sites.length * (laneH + 20) - 14;
+  let lastLabel = -Infinity;
+  let row = 0;
   for (const r of rotations(run)) {
-    out.push(`<line x1="${x(r.start).toFixed(1)}" x2="${x(r.start).toFixed(1)}" y1="${top - 6}" y2="${bottom}" stroke="#000" stroke-dasharray="3 3" opacity="0.5"><title>${esc(`rotation ${r.index} ${r.fp}, skew ${r.skewMs ?? 'unpaired'} ms`)}</title></line>`);
-    out.push(`<text x="${(x(r.start) + 2).toFixed(1)}" y="${top - 8}" font-size="9">r${r.index}</text>`);
+    row = x(r.start) - lastLabel < 16 ? row + 1 : 0; // stagger labels of rotations close together
+    lastLabel = x(r.start);
+    out.push(`<line x1="${x(r.start).toFixed(1)}" x2="${x(r.start).toFixed(1)}" y1="${top - 6}" y2="${bottom}" stroke="#000" stroke-dasharray="3 3" opacity="0.5"><title>${esc(`rotation ${r.index} ${r.fp}, ${r.skewMs === null ? 'reached one site only' : `skew ${r.skewMs} ms`}`)}</title></line>`);
+    out.push(`<text x="${(x(r.start) + 2).toFixed(1)}" y="${top - 8 - row * 9}" font-size="9">r${r.index}${r.skewMs === null ? '*' : ''}</text>`);
   }
   for (const f of run.forced) out.push(`<path d="M ${x(f.at).toFixed(1)} ${bottom + 2} l -4 8 l 8 0 z" fill="${f.agreed ? '#2e7d32' : '#ef6c00'}"><title>${esc(`session expired (rekey brought forward)${f.agreed ? '' : ' while the PSKs differed'}`)}</title></path>`);
   // axis
-  const ay = H - 22;
+  const ay = H - 36;
+  out.push(`<text x="${left}" y="${H - 4}" fill="#555" font-size="10">colour = PSK fingerprint · red = probe outage · blue tick = handshake seen · triangle = session expired by the lab (green: PSKs equal, orange: differing) · r* = rotation that reached one site only</text>`);
   out.push(`<line x1="${left}" x2="${W - right}" y1="${ay}" y2="${ay}" stroke="#333"/>`);
   const step = [5, 10, 15, 30, 60, 120, 300, 600].find((st) => span / 1000 / st <= 12) ?? 1200;
   for (let t = 0; t <= span / 1000; t += step) {

@@ -31,7 +31,7 @@ const SCENARIOS: Scenario[] = [
   { fault: 'wrong-derivation', site: 'bob', spec: { fault: 'wrong-derivation', fromS: 'signal' }, check: pskDerivation, transient: false },
   { fault: 'skewed-interval', site: 'bob', spec: { fault: 'skewed-interval', fromS: 'signal', forS: 10, env: { QKDH_SKEW: '5s' } }, check: rotationSkew, transient: true },
   { fault: 'kms-outage', site: 'bob', spec: { fault: 'kms-outage', fromS: 'signal', forS: 12 }, check: handshakeAndTraffic, transient: true },
-  { fault: 'stale-pqc', site: 'bob', spec: { fault: 'stale-pqc', fromS: 'signal' }, check: sameFreshInputs, transient: true, pqcTimeScale: 0.1 },
+  { fault: 'stale-pqc', site: 'bob', spec: { fault: 'stale-pqc', fromS: 'signal', forS: 10 }, check: sameFreshInputs, transient: true, pqcTimeScale: 0.1 },
 ];
 
 const gate = labGate();

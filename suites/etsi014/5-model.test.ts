@@ -32,7 +32,10 @@ class StatusCmd implements Cmd {
     const r = await t.master.status(t.slaveId);
     if (r.status !== 200 || !r.data) throw new Failure(`status answered ${r.status}${r.schemaError ? ` (${r.schemaError})` : ''}`);
     const s = r.data;
-    if (s.master_SAE_ID !== t.masterId || s.slave_SAE_ID !== t.slaveId) throw new Failure(`status names master ${s.master_SAE_ID} / slave ${s.slave_SAE_ID}`);
+    if (s.master_SAE_ID !== t.masterId || s.slave_SAE_ID !== t.slaveId) {
+      const swapped = s.master_SAE_ID === t.slaveId && s.slave_SAE_ID === t.masterId;
+      throw new Failure(`status names master ${s.master_SAE_ID} / slave ${s.slave_SAE_ID}`, swapped ? 'sae-ids' : undefined);
+    }
     if (s.stored_key_count < 0 || s.stored_key_count > s.max_key_count) throw new Failure(`stored_key_count ${s.stored_key_count} outside [0, ${s.max_key_count}]`);
     if (s.max_key_per_request !== m.limits.max_key_per_request || s.key_size !== m.limits.key_size) throw new Failure('the Status limits changed during the run');
   }
@@ -50,7 +53,7 @@ class EncKeysCmd implements Cmd {
     const r = this.viaGet ? await t.master.encKeysGet(t.slaveId, { number: n }) : await t.master.encKeys(t.slaveId, { number: n });
     if (r.status === 503) return; // the pool may run dry: allowed, nothing delivered
     if (r.status !== 200 || !r.data) throw new Failure(`${this} answered ${r.status}${r.schemaError ? ` (${r.schemaError})` : ''}`);
-    if (r.data.keys.length !== n) throw new Failure(`${this} returned ${r.data.keys.length} keys`);
+    if (r.data.keys.length !== n) throw new Failure(`${this} returned ${r.data.keys.length} keys`, this.viaGet ? 'get-query' : undefined);
     for (const k of r.data.keys) {
       if (m.seen.has(k.key_ID)) throw new Failure(`${this} handed out key_ID ${k.key_ID} again`);
       m.seen.add(k.key_ID);
@@ -136,7 +139,8 @@ await defineClause('5 Methods: stateful model', import.meta.url, [
       );
       if (out.failed) {
         const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-        throw new Failure(`${cause.split('\n')[0]} — after ${out.counterexample?.[0]?.toString() ?? 'an unknown sequence'} (seed ${seed}, path ${out.counterexamplePath ?? '?'})`);
+        const tolerance = out.errorInstance instanceof Failure ? out.errorInstance.tolerance : undefined;
+        throw new Failure(`${cause.split('\n')[0]} — after ${out.counterexample?.[0]?.toString() ?? 'an unknown sequence'} (seed ${seed}, path ${out.counterexamplePath ?? '?'})`, tolerance);
       }
       return { pass: `${out.numRuns} random call sequences matched the model (seed ${seed})` };
     },

@@ -1,0 +1,42 @@
+// The lab and e2e commands' usage errors (exit 2, one sentence) and idempotent down — no lab needed.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './node.ts';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'qkdh-state-test-'));
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/qkd-harness.js'), ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, QKDH_LAB_STATE_DIR: stateDir } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('lab and e2e command line', () => {
+  it('rejects bad options with exit 2 and names the option', () => {
+    const runs = [
+      [['lab', 'up', '--key-control', 'arnika'], /--key-control must be builtin or exec:COMMAND/],
+      [['lab', 'up', '--fault', 'carol:kms-outage'], /--fault must be SITE:NAME/],
+      [['lab', 'up', '--fault', 'bob:meteor'], /unknown fault "meteor"/],
+      [['lab', 'up', '--pqc', 'maybe'], /--pqc must be on or off/],
+      [['e2e', '--lab', '--target', 'x.yaml'], /either --lab or --target/],
+      [['e2e', '--target', join(stateDir, 'missing.yaml')], /cannot be read/],
+    ] as const;
+    for (const [args, message] of runs) {
+      const r = cli([...args]);
+      if (r.code === 3) continue; // no lab possible here: checked before the options (lab up only)
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('lab down with nothing recorded is a no-op; lab status says no lab is up', () => {
+    const d = cli(['lab', 'down']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse(d.stdout)).toMatchObject({ runIds: [] });
+    const s = cli(['lab', 'status']);
+    expect(s.code).toBe(3);
+    expect(s.stderr).toMatch(/no lab is up/);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+});
