@@ -30,6 +30,19 @@ const enc = async (q: { number?: number; size?: number } = {}) => {
 };
 const firstKey = (r: { json(): unknown }) => (json(r as never).keys as Array<{ key_ID: string; key: string }>)[0]!;
 
+/** Status at A over a connection with changed TLS settings: the HTTP status, or the transport error kind. */
+async function tlsVariant(o: Partial<ConstructorParameters<typeof SaeIdentity>[0]>): Promise<number | string | undefined> {
+  const id = new SaeIdentity({ saeId: 'SAE_A', ca: readFileSync(pair.ca), cert: readFileSync(pair.saes.SAE_A!.cert), key: readFileSync(pair.saes.SAE_A!.key), timeoutMs: 3000, ...o });
+  try {
+    return await new KmeClient(id, pair.kmes.A.url).status('SAE_B').then(
+      (x) => x.status,
+      (e: { kind?: string }) => e.kind,
+    );
+  } finally {
+    await id.close();
+  }
+}
+
 /** For each deviation: `check(on)` asserts the deviant behaviour when on, the standard one when off. */
 const CASES: Record<DeviationName, (on: boolean) => Promise<void>> = {
   async '404-instead-of-400'(on) {
@@ -172,6 +185,30 @@ const CASES: Record<DeviationName, (on: boolean) => Promise<void>> = {
     expect((await A().encKeysGet('SAE_B', { number: 2 })).status).toBe(on ? 400 : 200);
     expect((await A().encKeysGet('SAE_B', { size: 512 })).status).toBe(on ? 400 : 200);
     expect((await A().encKeysGet('SAE_B', { number: 1, size: 256 })).status).toBe(200);
+  },
+  async 'tls-1.1-accepted'(on) {
+    const r = await tlsVariant({ minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    expect(r).toBe(on ? 200 : 'tls-protocol');
+  },
+  async 'tls-1.3-only'(on) {
+    expect(await tlsVariant({ maxVersion: 'TLSv1.2' })).toBe(on ? 'tls-protocol' : 200);
+    expect(await tlsVariant({ minVersion: 'TLSv1.3' })).toBe(200);
+  },
+  async 'kme-cert-mismatch'(on) {
+    expect(await tlsVariant({ kmeId: 'KME_A' })).toBe(on ? 'server-identity-mismatch' : 200);
+  },
+  async 'status-incomplete'(on) {
+    const r = await A().status('SAE_B');
+    expect(r.data === undefined).toBe(on);
+    expect('max_SAE_ID_count' in json(r.raw)).toBe(!on);
+  },
+  async 'status-kme-ids-swapped'(on) {
+    const s = (await A().status('SAE_B')).data!;
+    expect([s.source_KME_ID, s.target_KME_ID]).toEqual(on ? ['KME_B', 'KME_A'] : ['KME_A', 'KME_B']);
+  },
+  async 'status-inconsistent'(on) {
+    const s = (await A().status('SAE_B')).data!;
+    expect(s.key_size > s.max_key_size).toBe(on);
   },
   async 'exhaustion-404'(on) {
     const pool = pair.instances.A.state.pool;

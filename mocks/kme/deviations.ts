@@ -25,6 +25,12 @@ export const DEVIATIONS = {
   'url-safe-base64': 'keys are Base64url without padding instead of standard padded Base64',
   'only-256-bits': 'serves only number=1 and size=256; anything else is refused with 400',
   'exhaustion-404': 'answers 404 instead of 503 (or 400) when the key pool is exhausted',
+  'tls-1.1-accepted': 'accepts TLS 1.1 connections (the standard requires TLS 1.2 or higher)',
+  'tls-1.3-only': 'refuses TLS 1.2 (clients in the field, e.g. key-control daemons, may offer only TLS 1.2)',
+  'kme-cert-mismatch': 'presents a certificate for another host and KME ID',
+  'status-incomplete': 'Status lacks the required max_SAE_ID_count',
+  'status-kme-ids-swapped': 'Status has source_KME_ID and target_KME_ID swapped',
+  'status-inconsistent': 'Status reports a key_size above max_key_size',
 } as const;
 
 export type DeviationName = keyof typeof DEVIATIONS;

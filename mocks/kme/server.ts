@@ -10,13 +10,14 @@ import type { MockConfig } from './config.ts';
 import type { DeviationSwitch } from './deviation-switch.ts';
 import { JSON_TYPE } from './respond.ts';
 
-export type TransportMode = 'strict' | 'any-cert' | 'plain';
+export type TransportMode = 'strict' | 'any-cert' | 'plain' | 'tls11' | 'tls13' | 'impostor';
 
 export interface KmeServerOptions {
   host: string;
   port: number;
-  /** PEM: the KME certificate (CN = KME ID), its key, and the CA that signs SAE certificates. */
-  tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer };
+  /** PEM: the KME certificate (CN = KME ID), its key, and the CA that signs SAE certificates; `impostor`
+   * is a CA-signed certificate for another host and KME ID (deviation kme-cert-mismatch). */
+  tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer; impostor?: { cert: string | Buffer; key: string | Buffer } };
   timeouts: MockConfig['timeouts'];
   deviations: DeviationSwitch;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -24,8 +25,16 @@ export interface KmeServerOptions {
   log: (line: string) => void;
 }
 
+const MODES: Array<[Parameters<DeviationSwitch['has']>[0], TransportMode]> = [
+  ['plain-http', 'plain'],
+  ['any-client-cert', 'any-cert'],
+  ['tls-1.1-accepted', 'tls11'],
+  ['tls-1.3-only', 'tls13'],
+  ['kme-cert-mismatch', 'impostor'],
+];
+
 export function modeOf(dev: DeviationSwitch): TransportMode {
-  return dev.has('plain-http') ? 'plain' : dev.has('any-client-cert') ? 'any-cert' : 'strict';
+  return MODES.find(([d]) => dev.has(d))?.[1] ?? 'strict';
 }
 
 const PARSE_ERROR = (() => {
@@ -48,11 +57,15 @@ export class KmeServer {
       connectionsCheckingInterval: 1000,
       maxHeaderSize: 16 * 1024,
     };
-    const tls = { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, minVersion: 'TLSv1.2' as const, requestCert: true, handshakeTimeout: t.handshake_ms };
+    const tls = { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, minVersion: 'TLSv1.2' as 'TLSv1.2' | 'TLSv1.1' | 'TLSv1.3', requestCert: true, handshakeTimeout: t.handshake_ms };
+    const strict = { ...tls, ...http, rejectUnauthorized: true };
     this.inner = {
-      strict: createHttpsServer({ ...tls, ...http, rejectUnauthorized: true }, o.handler),
+      strict: createHttpsServer(strict, o.handler),
       'any-cert': createHttpsServer({ ...tls, ...http, rejectUnauthorized: false }, o.handler),
       plain: createHttpServer(http, o.handler),
+      tls11: createHttpsServer({ ...strict, minVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, o.handler),
+      tls13: createHttpsServer({ ...strict, minVersion: 'TLSv1.3' }, o.handler),
+      impostor: createHttpsServer({ ...strict, ...(o.tls.impostor ?? {}) }, o.handler),
     };
     for (const [mode, server] of Object.entries(this.inner)) {
       server.timeout = t.idle_ms;

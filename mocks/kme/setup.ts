@@ -72,9 +72,10 @@ export async function prepare(o: CommonOptions, ports: Partial<Record<KmeName, n
   };
 }
 
-export function tlsFor(pki: TestPki, file: string): { cert: Buffer; key: Buffer; ca: Buffer } {
+export function tlsFor(pki: TestPki, file: string): { cert: Buffer; key: Buffer; ca: Buffer; impostor: { cert: Buffer; key: Buffer } } {
   const k = pki.kmes[file]!;
-  return { cert: readFileSync(k.cert), key: readFileSync(k.key), ca: readFileSync(pki.ca) };
+  const bad = pki.bad.wrongHostKme;
+  return { cert: readFileSync(k.cert), key: readFileSync(k.key), ca: readFileSync(pki.ca), impostor: { cert: readFileSync(bad.cert), key: readFileSync(bad.key) } };
 }
 
 /** SAE certificate files by SAE ID, with the KME each is attached to (null: registered nowhere). */

@@ -27,6 +27,7 @@ function plainHttpProbe(url: URL, timeoutMs: number): Promise<string> {
   });
 }
 
+const SERVER_CERT = new Set(['server-cert-untrusted', 'server-identity-mismatch', 'server-cert-expired', 'kme-id-mismatch']);
 const UNREACHABLE = new Set(['connection-refused', 'host-not-found', 'protocol', 'network', 'server-cert-untrusted', 'server-identity-mismatch', 'server-cert-expired', 'kme-id-mismatch']);
 
 /** A rejected connection (TLS alert, reset) or a 4xx is a refusal; a 2xx is not. */
@@ -52,8 +53,13 @@ await defineClause('4 Transport and mutual authentication', import.meta.url, [
   }),
 
   check('qkd014/4/2', async (t) => {
-    const r = await t.variant('master', { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }).status(t.slaveId);
-    if (r.status !== 200) throw new Failure(`Status over TLS 1.2 answered ${r.status}`);
+    try {
+      const r = await t.variant('master', { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }).status(t.slaveId);
+      if (r.status !== 200) throw new Failure(`Status over TLS 1.2 answered ${r.status}`);
+    } catch (err) {
+      if (err instanceof KmeTransportError && err.kind === 'tls-protocol') throw new Failure(`a TLS 1.2 connection was refused (${err.code ?? err.kind}); SAEs that offer only TLS 1.2 cannot connect`);
+      throw err;
+    }
   }),
 
   check('qkd014/4/3', async (t) => {
@@ -83,7 +89,10 @@ await defineClause('4 Transport and mutual authentication', import.meta.url, [
 
   check('qkd014/4/7', async (t) => {
     // Our client verifies chain, host name and (when configured) the KME ID on every connection.
-    const r = await t.master.status(t.slaveId);
+    const r = await t.master.status(t.slaveId).catch((err: unknown) => {
+      if (err instanceof KmeTransportError && SERVER_CERT.has(err.kind)) throw new Failure(`the KME certificate was not accepted: ${err.message}`);
+      throw err;
+    });
     if (r.status !== 200) throw new Failure(`Status answered ${r.status} over a verified connection`);
     const kmeId = t.target.roles.master.client.identity.kmeId;
     return { pass: kmeId ? `certificate verified, KME ID ${kmeId} confirmed` : 'certificate verified (no KME ID configured to confirm)' };
