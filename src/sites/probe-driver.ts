@@ -1,6 +1,7 @@
 // The probe for a real deployment: run on a site through its driver (no agent to install), a bash loop
 // sends numbered UDP datagrams to the address across the tunnel (an echo service, `probe: {host, port}`)
 // and prints one line per datagram: `<seq> <sent ms> <1|0>`. Parsed into the lab probe's report form.
+// (bash's `read` takes a socket byte by byte, which loses the rest of a datagram: dd reads whole ones.)
 import type { ChildProcess } from 'node:child_process';
 import type { Outage, ProbeReport } from '../lab/probe.ts';
 import type { SiteDriver } from './driver.ts';
@@ -13,7 +14,10 @@ while :; do
   i=$((i+1)); t=\${EPOCHREALTIME/./}; t=\${t:0:13}
   printf 'qkdh-probe %s %s\\n' "$i" "$t" >&3 2>/dev/null
   ok=0
-  while IFS= read -r -t 1 -u 3 line; do case "$line" in "qkdh-probe $i "*) ok=1; break;; esac; done
+  for _ in 1 2 3; do
+    reply=$(timeout 1 dd bs=2048 count=1 <&3 2>/dev/null) || break
+    case "$reply" in "qkdh-probe $i "*) ok=1; break;; esac
+  done
   echo "$i $t $ok"
   sleep "$gap"
 done`;

@@ -2,7 +2,7 @@
 import { connect } from 'node:net';
 import { check } from '../../src/conformance/check.ts';
 import { defineClause } from '../../src/conformance/clause.ts';
-import { Failure, Skip, type CheckContext } from '../../src/conformance/context.ts';
+import { Failure, Skip } from '../../src/conformance/context.ts';
 import { expectJsonContentType } from '../../src/conformance/expect.ts';
 import { KmeTransportError } from '../../src/kme/errors.ts';
 import { ephemeralOtherCaClient } from '../../src/conformance/tls.ts';
@@ -31,7 +31,7 @@ const SERVER_CERT = new Set(['server-cert-untrusted', 'server-identity-mismatch'
 const UNREACHABLE = new Set(['connection-refused', 'host-not-found', 'protocol', 'network', 'server-cert-untrusted', 'server-identity-mismatch', 'server-cert-expired', 'kme-id-mismatch']);
 
 /** A rejected connection (TLS alert, reset) or a 4xx is a refusal; a 2xx is not. */
-async function expectRefused(t: CheckContext, attempt: () => Promise<{ status: number }>, what: string): Promise<{ pass: string }> {
+async function expectRefused(attempt: () => Promise<{ status: number }>, what: string): Promise<{ pass: string }> {
   try {
     const r = await attempt();
     if (r.status >= 200 && r.status < 300) throw new Failure(`${what}: the KME served the request (${r.status})`);
@@ -74,17 +74,17 @@ await defineClause('4 Transport and mutual authentication', import.meta.url, [
     }
   }),
 
-  check('qkd014/4/4', async (t) => expectRefused(t, () => t.variant('master', { cert: undefined, key: undefined }).status(t.slaveId), 'a client without a certificate')),
+  check('qkd014/4/4', async (t) => expectRefused(() => t.variant('master', { cert: undefined, key: undefined }).status(t.slaveId), 'a client without a certificate')),
 
   check('qkd014/4/5', async (t) => {
     const other = await ephemeralOtherCaClient(t, 'master');
-    return expectRefused(t, () => other.status(t.slaveId), 'a client certificate from an untrusted CA');
+    return expectRefused(() => other.status(t.slaveId), 'a client certificate from an untrusted CA');
   }),
 
   check('qkd014/4/6', async (t) => {
     const bad = t.target.negative.expired;
     if (!bad) throw new Skip('the target profile has no negative.expired_client certificate (one must be signed by the target CA)');
-    return expectRefused(t, () => t.variant('master', { cert: t.pem(bad.cert), key: t.pem(bad.key) }, bad).status(t.slaveId), 'an expired client certificate');
+    return expectRefused(() => t.variant('master', { cert: t.pem(bad.cert), key: t.pem(bad.key) }, bad).status(t.slaveId), 'an expired client certificate');
   }),
 
   check('qkd014/4/7', async (t) => {
