@@ -1,10 +1,9 @@
 // What a conformance check works with: one typed client per SAE role, the target's Status, negative
 // TLS material, and a log of every exchange (kept as evidence when the check fails).
 import { readFileSync } from 'node:fs';
-import type { KmeClient, Status } from '../kme/client.ts';
+import { KmeClient, type Status } from '../kme/client.ts';
 import { SaeIdentity, type IdentityOptions } from '../kme/identity.ts';
 import type { RawResponse } from '../kme/transport.ts';
-import { KmeClient as Client } from '../kme/client.ts';
 import { clientFor, closeClients, type Role, type RoleClient } from '../target/clients.ts';
 import type { LoadedProfile } from '../target/load.ts';
 import { evidenceOf, type Evidence, type IdentityFiles } from './evidence.ts';
@@ -84,7 +83,7 @@ export class CheckContext {
     const identity = new SaeIdentity({ ...base, ...change });
     this.extra.push(identity);
     const f: IdentityFiles = { ca: files.ca ?? rc.files.ca, ...(change.cert === undefined && 'cert' in change ? {} : { cert: files.cert ?? rc.files.cert, key: files.key ?? rc.files.key }) };
-    return new Client(identity, rc.client.baseUrl, (raw) => this.exchanges.push({ raw, files: f }));
+    return new KmeClient(identity, rc.client.baseUrl, (raw) => this.exchanges.push({ raw, files: f }));
   }
 
   /** Loads PEM files for a variant identity. */

@@ -27,7 +27,7 @@ describe.skipIf(Boolean(why) && !mustRun)(`target sites through drivers${why ? `
     );
     expect(targetSites({ sites }).map((s) => s.driver.prefix[3])).toEqual([lab.info.sites.alice.namespace, lab.info.sites.bob.namespace]);
     expect(() => targetSites({ sites: { alice: sites.alice! } })).toThrow(/suites need two/);
-    const run = await observeTarget({ sites }, { rotations: 1, tailMs: 4_000, maxMs: 40_000, pollMs: 300 });
+    const run = await observeTarget({ sites }, { rotations: 1, tailMs: 9_000, maxMs: 45_000, pollMs: 300 });
     const rots = rotations(run);
     expect(rots.length).toBeGreaterThanOrEqual(1);
     expect(rots[0]!.skewMs).not.toBeNull();

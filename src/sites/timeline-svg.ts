@@ -20,7 +20,7 @@ export function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'): str
   const top = 40;
   const span = Math.max(1, run.endedAt - run.startedAt);
   const x = (t: number) => left + ((Math.min(Math.max(t, run.startedAt), run.endedAt) - run.startedAt) / span) * (W - left - right);
-  const H = top + run.sites.length * (laneH + 20) + 64;
+  const H = top + run.sites.length * (laneH + 20) + 76;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
@@ -60,8 +60,9 @@ export function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'): str
   }
   for (const f of run.forced) out.push(`<path d="M ${x(f.at).toFixed(1)} ${bottom + 2} l -4 8 l 8 0 z" fill="${f.agreed ? '#2e7d32' : '#ef6c00'}"><title>${esc(`session expired (rekey brought forward)${f.agreed ? '' : ' while the PSKs differed'}`)}</title></path>`);
   // axis
-  const ay = H - 36;
-  out.push(`<text x="${left}" y="${H - 4}" fill="#555" font-size="10">colour = PSK fingerprint · red = probe outage · blue tick = handshake seen · triangle = session expired by the lab (green: PSKs equal, orange: differing) · r* = rotation that reached one site only</text>`);
+  const ay = H - 48;
+  out.push(`<text x="${left}" y="${H - 16}" fill="#555" font-size="10">colour = installed PSK (fingerprint) · red = probe outage · blue tick = handshake seen · r* = rotation that reached one site only</text>`);
+  out.push(`<text x="${left}" y="${H - 4}" fill="#555" font-size="10">triangle = sessions expired by the lab, rekey brought forward (green: both sites showed the same PSK, orange: they differed)</text>`);
   out.push(`<line x1="${left}" x2="${W - right}" y1="${ay}" y2="${ay}" stroke="#333"/>`);
   const step = [5, 10, 15, 30, 60, 120, 300, 600].find((st) => span / 1000 / st <= 12) ?? 1200;
   for (let t = 0; t <= span / 1000; t += step) {

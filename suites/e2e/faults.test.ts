@@ -46,7 +46,7 @@ describe.skipIf(Boolean(gate.skip))(titled('Faults are detected', gate), () => {
       SCENARIOS.map(async (s) => {
         const lab = await Lab.up({ intervalS: INTERVAL_S, faults: { [s.site]: s.spec }, pqcTimeScale: s.pqcTimeScale ?? 1 });
         labs.push(lab);
-        const run = await observeLab(lab, { durationMs: 4 * INTERVAL_S * 1000 + 4_000 });
+        const run = await observeLab(lab, { durationMs: 3.7 * INTERVAL_S * 1000 + 2_000 });
         runs.set(s.fault, { run, lab, source: `lab ${lab.runId} fault ${s.fault}@${s.site}` });
       }),
     );

@@ -24,7 +24,7 @@ function num(name: string, dflt: number): number {
 /**
  * QKD_E2E_TARGET    target profile: run against its `sites` instead of the lab
  * QKD_E2E_ROTATIONS rotations to observe (default 2; the nightly run raises it)
- * QKD_E2E_INTERVAL  key-control INTERVAL in seconds (lab default 15; for a target, what it is configured with)
+ * QKD_E2E_INTERVAL  key-control INTERVAL in seconds (lab default 10, Arnika's own default; for a target, what it is configured with)
  * QKD_E2E_HANDSHAKES forced | natural (lab default forced: rekey brought forward; a target is always natural)
  * QKD_E2E_SKEW_BOUND_MS, QKD_E2E_OUTAGE_BOUND_MS  bounds of wg/9 and wg/11 (default 2000 each)
  */
@@ -78,7 +78,7 @@ export async function observe(labOptions: LabOptions, labs: Lab[]): Promise<Obse
     return { run, source: `target ${profile.name}` };
   }
   await cleanupStale();
-  const lab = await Lab.up({ intervalS: settings.intervalS ?? 15, ...labOptions });
+  const lab = await Lab.up({ intervalS: settings.intervalS ?? 10, ...labOptions });
   labs.push(lab);
   const run = await observeLab(lab, { rotations: settings.rotations, handshakes: settings.handshakes, skewBoundMs: settings.skewBoundMs, outageBoundMs: settings.outageBoundMs });
   return { run, lab, source: `lab ${lab.runId}` };

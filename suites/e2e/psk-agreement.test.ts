@@ -17,7 +17,7 @@ describe.skipIf(Boolean(gate.skip))(titled('PSK agreement', gate), () => {
   beforeAll(async () => {
     if (gate.fail) throw new Error(gate.fail);
     o = await observe({ keyControl: { alice: { kind: 'exec', command: `${REPO_ROOT}mocks/keyctl/wrapper.sh` }, bob: { kind: 'builtin' } } }, labs);
-  }, observationTimeoutMs(settings.intervalS ?? 15));
+  }, observationTimeoutMs(settings.intervalS ?? 10));
   afterAll(async () => {
     await Promise.all(labs.map((l) => l.down()));
   }, 30_000);

@@ -16,7 +16,7 @@ describe.skipIf(Boolean(gate.skip))(titled('Rekey alignment', gate), () => {
   beforeAll(async () => {
     if (gate.fail) throw new Error(gate.fail);
     o = await observe({}, labs);
-  }, observationTimeoutMs(settings.intervalS ?? 15));
+  }, observationTimeoutMs(settings.intervalS ?? 10));
   afterAll(async () => {
     await Promise.all(labs.map((l) => l.down()));
   }, 30_000);
