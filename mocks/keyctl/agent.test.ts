@@ -45,7 +45,7 @@ async function fakeKms(): Promise<{ server: Server; url: string; calls: string[]
   return { server, url: `http://127.0.0.1:${port}/api/v1/keys`, calls };
 }
 
-let port = 20_000 + Math.floor(Math.random() * 20_000);
+let port = 20_000 + Math.floor(Math.random() * 8_000); // below the ephemeral range (32768+)
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

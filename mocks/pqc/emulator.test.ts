@@ -22,7 +22,7 @@ const tempDir = () => {
   dirs.push(d);
   return d;
 };
-let port = 40_000 + Math.floor(Math.random() * 10_000);
+let port = 28_500 + Math.floor(Math.random() * 4_000); // below the ephemeral range (32768+)
 const events = (f: string): PqcEvent[] => {
   try {
     return readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as PqcEvent);
@@ -87,6 +87,23 @@ describe('PQC emulator (Rosenpass stand-in)', () => {
     const stale = events(alice.events).filter((e) => e.why === 'stale');
     expect(stale.length).toBe(1);
     expect(parsePqcKeyFile(readFileSync(alice.key))).toHaveLength(32);
+  });
+
+  it('half-written-pqc fault: a reader sees a truncated key file for a while', async () => {
+    const { alice, bob } = pair(1, { bob: new FaultPlan(new Set(['half-written-pqc']), 0, Infinity) });
+    (bob.e.o as { halfWrittenMs?: number }).halfWrittenMs = 800;
+    let sawHalf = false;
+    for (let i = 0; i < 40 && !sawHalf; i++) {
+      await sleep(25);
+      try {
+        sawHalf = readFileSync(bob.key, 'utf8').length === 22;
+      } catch {
+        /* not created yet */
+      }
+    }
+    expect(sawHalf).toBe(true);
+    await sleep(1_000);
+    expect(readFileSync(bob.key, 'utf8')).toBe(readFileSync(alice.key, 'utf8'));
   });
 
   it('stale-pqc fault: one site replaces its key by a random one marked stale', async () => {
