@@ -49,6 +49,10 @@ describe('qkd-harness conformance', () => {
     expect(r.stdout).toMatch(/qkd014\/5\.4\/1\s+MUST\s+pass/);
     expect(existsSync(join(reports, 'junit.xml'))).toBe(true);
     expect(readdirSync(join(reports, 'allure-results')).some((f) => f.endsWith('-result.json'))).toBe(true);
+    const report = await run(['report', '--reports', reports]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout.trim()).toBe(join(reports, 'allure-report', 'index.html'));
+    expect(readFileSync(report.stdout.trim(), 'utf8')).toMatch(/<html/i);
   }, 240_000);
 
   it('exits 1 on a deviation, and 0 when an expectations file expects exactly that', async () => {

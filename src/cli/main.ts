@@ -7,7 +7,7 @@ const program = new Command('qkd-harness')
   .showHelpAfterError()
   .exitOverride();
 
-const commands = ['./psk.ts', './mock.ts', './conformance.ts', './list.ts', './run.ts', './lab.ts', './e2e.ts'];
+const commands = ['./psk.ts', './mock.ts', './conformance.ts', './list.ts', './run.ts', './lab.ts', './e2e.ts', './report.ts'];
 for (const path of commands) {
   try {
     const mod = (await import(path)) as { register(p: Command): void };
