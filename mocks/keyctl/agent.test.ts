@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectedPsk } from '../../src/psk/index.ts';
 import { fingerprint } from '../../src/secrets/fingerprint.ts';
-import { Agent, type AgentEvent, type Observation } from './agent.ts';
+import { Agent, openObservation, type AgentEvent, type Observation, type OpenedObservation } from './agent.ts';
+import { newSealKey } from '../../src/secrets/seal.ts';
+
+const sealKey = newSealKey();
 import { loadConfig, parseDuration } from './config.ts';
 import { FaultPlan } from './faults.ts';
 import { Kms } from './kms.ts';
@@ -55,7 +58,7 @@ interface Site {
   agent: Agent;
   installed: Array<{ t: number; fp: string }>;
   events: AgentEvent[];
-  observations: () => Observation[];
+  observations: () => OpenedObservation[];
 }
 
 async function pair(o: { intervalMs?: number; pqc?: boolean; faults?: { alice?: string; bob?: string }; env?: Record<string, string> } = {}): Promise<{ alice: Site; bob: Site; kms: Awaited<ReturnType<typeof fakeKms>> }> {
@@ -78,6 +81,7 @@ async function pair(o: { intervalMs?: number; pqc?: boolean; faults?: { alice?: 
       WIREGUARD_INTERFACE: 'wgtest',
       WIREGUARD_PEER_PUBLIC_KEY: 'x',
       QKDH_OBSERVATION_LOG: join(dir, `${name}.obs`),
+      QKDH_OBSERVATION_KEY: sealKey.toString('hex'),
       ...(o.pqc === false ? {} : { PQC_PSK_FILE: pqcFile }),
       ...(o.faults?.[name] ? { QKDH_FAULT: o.faults[name] } : {}),
       ...o.env,
@@ -99,7 +103,11 @@ async function pair(o: { intervalMs?: number; pqc?: boolean; faults?: { alice?: 
     });
     const observations = () => {
       try {
-        return readFileSync(join(dir, `${name}.obs`), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Observation);
+        return readFileSync(join(dir, `${name}.obs`), 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => openObservation(JSON.parse(l) as Observation, sealKey));
       } catch {
         return [];
       }

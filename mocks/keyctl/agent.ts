@@ -14,6 +14,7 @@ import { FaultPlan } from './faults.ts';
 import { installPsk } from './install.ts';
 import type { Kms, KmsKey } from './kms.ts';
 import { listenForKeyIds, sendKeyId } from './peer.ts';
+import { seal, unseal } from '../../src/secrets/seal.ts';
 
 export interface AgentEvent {
   t: number;
@@ -31,13 +32,22 @@ export interface Observation {
   role: 'master' | 'backup';
   keyId: string;
   kind: string;
-  /** The KMS key (base64) and PQC key (base64) the PSK was derived from: key material. */
-  kmsKey?: string;
-  pqc?: string;
+  /** The KMS key and PQC key (base64) the PSK was derived from, as JSON sealed under the lab's
+   * observation key (src/secrets/seal.ts): key material never rests on disk in clear. */
+  sealedInputs?: string;
   kmsFp?: string;
   pqcFp?: string;
   pskFp: string;
   faults: string[];
+}
+
+/** An observation with its inputs opened (in memory only), for the expected-PSK check. */
+export type OpenedObservation = Omit<Observation, 'sealedInputs'> & { kmsKey?: string; pqc?: string };
+
+export function openObservation(o: Observation, key: Uint8Array | undefined): OpenedObservation {
+  const { sealedInputs, ...rest } = o;
+  if (!sealedInputs || !key) return rest;
+  return { ...rest, ...(JSON.parse(unseal(key, sealedInputs)) as { kmsKey?: string; pqc?: string }) };
 }
 
 export interface AgentDeps {
@@ -192,8 +202,15 @@ export class Agent {
         role,
         keyId: keyId ?? '',
         kind: d.kind,
-        kmsKey: d.kind === 'hybrid' || d.kind === 'qkd-only' ? key?.key : undefined,
-        pqc: pqc.state === 'ok' && (d.kind === 'hybrid' || d.kind === 'pqc-only') ? encodeBase64(pqc.key) : undefined,
+        sealedInputs: this.config.observationKey
+          ? seal(
+              this.config.observationKey,
+              JSON.stringify({
+                kmsKey: d.kind === 'hybrid' || d.kind === 'qkd-only' ? key?.key : undefined,
+                pqc: pqc.state === 'ok' && (d.kind === 'hybrid' || d.kind === 'pqc-only') ? encodeBase64(pqc.key) : undefined,
+              }),
+            )
+          : undefined,
         kmsFp: qkd ? fingerprint(qkd) : undefined,
         pqcFp: pqc.state === 'ok' ? fingerprint(pqc.key) : undefined,
         pskFp,

@@ -23,6 +23,8 @@ export interface AgentConfig {
   mode: Mode;
   /** Harness extensions (not Arnika's): where to record what the expected-PSK check needs (0600). */
   observationLog?: string;
+  /** Key that seals the inputs recorded in the observation log (hex in QKDH_OBSERVATION_KEY); without it only fingerprints are recorded. */
+  observationKey?: Buffer;
   /** Skew of the skewed-interval fault. */
   skewMs: number;
   /** The `wg` binary. */
@@ -110,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     pqcPskFile,
     mode,
     observationLog: env.QKDH_OBSERVATION_LOG || undefined,
+    observationKey: env.QKDH_OBSERVATION_KEY && /^[0-9a-f]{64}$/i.test(env.QKDH_OBSERVATION_KEY) ? Buffer.from(env.QKDH_OBSERVATION_KEY, 'hex') : undefined,
     skewMs: env.QKDH_SKEW ? parseDuration(env.QKDH_SKEW, 'QKDH_SKEW') : intervalMs / 4,
     wg: env.QKDH_WG || 'wg',
   };

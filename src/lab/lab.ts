@@ -27,6 +27,7 @@ import { LabState, stateDir } from './state.ts';
 import { labStatus, type LabStatus } from './status.ts';
 import { addVethPair } from './veth.ts';
 import { configureInterface, expireSessions, generateKeyPair, randomKey, socketPath, waitForSocket } from './wireguard.ts';
+import { newSealKey } from '../secrets/seal.ts';
 
 export type KeyControl = { kind: 'builtin' } | { kind: 'exec'; command: string };
 
@@ -102,6 +103,8 @@ export class Lab {
 
   info!: LabInfo;
   private privateKeys = {} as Record<SiteName, string>;
+  /** Seals the key inputs the built-in agents record (src/secrets/seal.ts); memory only, never in info or state. */
+  readonly observationKey = newSealKey();
 
   get runId(): string {
     return this.names.runId;
@@ -297,6 +300,7 @@ export class Lab {
       MODE: c.mode,
       QKDH_SITE: site,
       QKDH_OBSERVATION_LOG: this.siteDir(site, 'observations.jsonl'),
+      QKDH_OBSERVATION_KEY: this.observationKey.toString('hex'),
       ...this.faultEnv(site),
       ...this.options.extraEnv?.[site],
     };

@@ -9,6 +9,7 @@ import type { Lab } from './lab.ts';
 import { SITES } from './names.ts';
 import { readProbeLog } from './probe.ts';
 import { forceHandshakesAfterRotations } from './rekey.ts';
+import { openObservation, type Observation } from '../../mocks/keyctl/agent.ts';
 
 export interface ObserveOptions {
   /** Stop once this many rotations were seen after the one that brought the tunnel up … */
@@ -109,7 +110,7 @@ function snapshot(lab: Lab, observer: Observer, config: RunConfig, forced: E2eRu
     endedAt,
     series: observer.series,
     probes: Object.fromEntries(SITES.map((s) => [s, readProbeLog(lab.info.sites[s].probe.log)])),
-    agent: hasAgentLog ? Object.fromEntries(SITES.map((s) => [s, readJsonLines<AgentRecord>(lab.info.sites[s].keyControl.observations)])) : undefined,
+    agent: hasAgentLog ? Object.fromEntries(SITES.map((s) => [s, readJsonLines<Observation>(lab.info.sites[s].keyControl.observations).map((o): AgentRecord => openObservation(o, lab.observationKey))])) : undefined,
     pqc: lab.info.pqc ? Object.fromEntries(SITES.map((s) => [s, readJsonLines<PqcRecord>(lab.info.sites[s].pqc?.events)])) : undefined,
     forced,
     config,

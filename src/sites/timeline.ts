@@ -3,22 +3,13 @@
 // lab agent's observations, which carry the key inputs for the expected-PSK check and stay in memory.
 import type { ProbeReport } from '../lab/probe.ts';
 import type { HandshakeSeen, SiteSeries } from './observer.ts';
+import type { OpenedObservation } from '../../mocks/keyctl/agent.ts';
 
 /** WireGuard's timers (wireguard-go and the kernel agree), ms. */
 export const WG_TIMERS = { rekeyAfterMs: 120_000, rejectAfterMs: 180_000, rekeyTimeoutMs: 5_000, rekeyTimeoutJitterMs: 334 } as const;
 
-/** What the built-in agent records per installation (mocks/keyctl/agent.ts Observation). */
-export interface AgentRecord {
-  t: number;
-  role: 'master' | 'backup';
-  keyId: string;
-  kind: string;
-  kmsKey?: string;
-  pqc?: string;
-  kmsFp?: string;
-  pqcFp?: string;
-  pskFp: string;
-}
+/** What the built-in agent records per installation (its lab-private observation log). */
+export type AgentRecord = Omit<OpenedObservation, 'faults'>;
 
 export interface PqcRecord {
   t: number;
