@@ -8,6 +8,7 @@ import { judge, loadExpectations, type Expectations } from './expectations.ts';
 import { formatEvidence } from './evidence.ts';
 import { ENV, openTarget } from './target.ts';
 import { propertySeed } from '../report/seed.ts';
+import { CURRENT } from '../kme/version.ts';
 
 export interface ClauseDef {
   title: string;
@@ -59,7 +60,7 @@ async function registerWithVitest(def: ClauseDef): Promise<void> {
         if (!target) throw new Error('the target could not be opened');
         const result = await runCheck(c, target);
         const verdict = judge(c.id, result.outcome, expectations);
-        await annotate(allure, result, target);
+        await annotate(allure, result, target, def.title);
         record({ ...result, ...verdict, target: target.profile.name });
         if (verdict.unexpected) {
           const exp = verdict.expected ? ` (expected ${verdict.expected})` : '';
@@ -73,7 +74,9 @@ async function registerWithVitest(def: ClauseDef): Promise<void> {
 
 type AllureApi = typeof import('allure-js-commons');
 
-async function annotate(allure: AllureApi, r: Result, target: Target): Promise<void> {
+async function annotate(allure: AllureApi, r: Result, target: Target, clause: string): Promise<void> {
+  await allure.parentSuite(`ETSI GS QKD 014 ${CURRENT.edition}`);
+  await allure.suite(clause);
   await allure.label('requirement', r.id);
   await allure.label('level', r.level);
   await allure.label('outcome', r.outcome);
