@@ -12,6 +12,7 @@ import { createTestPki, type TestPki } from '../pki/test-pki.ts';
 import { loadTargetProfile } from '../target/load.ts';
 import { targetFromProfile } from './context.ts';
 import { runInProcess } from './inprocess.ts';
+import { writeMiB } from '../testing/stream.ts';
 
 type Behaviour = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -24,14 +25,7 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   },
   'huge body': (_q, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    const chunk = Buffer.alloc(1 << 20, 0x20);
-    let n = 0;
-    const push = (): void => {
-      while (n < 40 && res.write(chunk)) n++;
-      if (n < 40) res.once('drain', push);
-      else res.end();
-    };
-    push();
+    writeMiB(res, 40);
   },
   'invalid JSON': (_q, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });

@@ -13,6 +13,7 @@ import { createTestPki, type TestPki } from '../pki/test-pki.ts';
 import { KmeClient } from './client.ts';
 import { SaeIdentity, type IdentityOptions } from './identity.ts';
 import { KmeTransportError } from './errors.ts';
+import { writeMiB } from '../testing/stream.ts';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const KEY_ID = 'bc490419-7d60-487f-adc1-4ddcc177c139';
@@ -164,16 +165,9 @@ describe('ETSI 014 client: distinct errors', () => {
   });
 
   it('a 50 MiB response → response-too-large, without buffering it', async () => {
-    const chunk = Buffer.alloc(1024 * 1024, 0x61);
     const url = await serve('good', (_req, res) => {
       res.setHeader('content-type', 'application/json');
-      let sent = 0;
-      const push = (): void => {
-        while (sent < 50 && res.write(chunk)) sent++;
-        if (sent < 50) res.once('drain', push);
-        else res.end();
-      };
-      push();
+      writeMiB(res, 50, 0x61);
     });
     const err = await failure(new KmeClient(identity({ maxResponseBytes: 1024 * 1024 }), url).encKeys('SAE_B'));
     expect(err.kind).toBe('response-too-large');
