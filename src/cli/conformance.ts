@@ -1,6 +1,6 @@
 // `qkd-harness conformance --target FILE`: the ETSI 014 suites against any target profile.
 import type { Command } from 'commander';
-import { loadTargetProfile } from '../target/load.ts';
+import { loadTargetProfile, type LoadedProfile } from '../target/load.ts';
 import { clientFor, closeClients } from '../target/clients.ts';
 import { KmeTransportError } from '../kme/errors.ts';
 import { loadExpectations } from '../conformance/expectations.ts';
@@ -17,8 +17,7 @@ interface Options {
 }
 
 /** Fails fast, in one sentence, when the target cannot be reached at all (exit 3). */
-async function preflight(file: string): Promise<void> {
-  const profile = loadTargetProfile(file);
+async function preflight(profile: LoadedProfile): Promise<void> {
   const master = clientFor(profile, 'master')!;
   try {
     await master.client.status(profile.saes.slave.id);
@@ -39,12 +38,12 @@ export async function conformance(o: Options): Promise<number> {
     targetName = p.name;
     if (!o.strict) profile = p.profile;
     if (p.expectations && !o.expectations) loadExpectations(p.expectations);
-    await preflight(o.target);
+    await preflight(p);
   }
   if (o.expectations) loadExpectations(o.expectations);
   const { summary, harnessErrors } = await runConformance({ target: o.target, targetName, profile, grep: o.grep, expectations: o.expectations, reports: o.reports });
   process.stdout.write(formatTable(summary, process.stdout.columns || 120) + '\n');
-  for (const stale of summary.results.filter((r) => r.stale)) process.stdout.write(`note: ${stale.id} was expected to ${stale.expected} and now ${stale.outcome}es: update the expectations\n`);
+  for (const stale of summary.results.filter((r) => r.stale)) process.stdout.write(`note: ${stale.id} was expected as ${stale.expected} and is now ${stale.outcome}: update the expectations\n`);
   if (harnessErrors.length) {
     process.stderr.write(harnessErrors.map((e) => `qkd-harness: ${e}`).join('\n') + '\n');
     return EXIT.cannotRun;
