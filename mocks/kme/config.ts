@@ -5,9 +5,12 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEVIATION_NAMES } from './deviations.ts';
+import { isHostPort } from './host-port.ts';
+import { LINK_SEED_RE } from './qkd-link.ts';
+import { SAE_URI_PREFIX } from '../../src/pki/test-pki.ts';
 
 const saeId = z.string().min(1, 'must not be empty').max(256);
-const hostPort = z.string().regex(/^(?:\[[^\]]+\]|[^:[\]]+):\d{1,5}$/, 'must be HOST:PORT');
+const hostPort = z.string().refine(isHostPort, 'must be HOST:PORT with a port up to 65535');
 const ms = (d: number) => z.int().min(1).max(3_600_000).default(d);
 
 const kmeConfig = (kmeId: string, saes: string[]) => z.strictObject({
@@ -35,7 +38,7 @@ export const MockConfigSchema = z
     extra_saes: z.array(saeId).default([]),
     /** How the SAE ID is read from the client certificate. */
     binding: z.enum(['cn', 'uri', 'serial']).default('cn'),
-    uri_prefix: z.string().min(1).default('urn:qkd-harness:sae:'),
+    uri_prefix: z.string().min(1).default(SAE_URI_PREFIX),
     /** Serial (hex) → SAE ID for `binding: serial`; default: the serials of the PKI's SAE certificates. */
     serials: z.record(z.string().regex(/^[0-9a-fA-F:]+$/, 'keys must be hex serial numbers'), saeId).optional(),
     key_size: z.int().min(1).default(256),
@@ -81,7 +84,7 @@ export const MockConfigSchema = z
         listen: hostPort.optional(),
         peer: hostPort.optional(),
         /** Hex link secret; random when both KMEs run in one process. */
-        seed: z.string().regex(/^(?:[0-9a-fA-F]{2}){16,64}$/, 'must be 32 to 128 hex digits').optional(),
+        seed: z.string().regex(LINK_SEED_RE, 'must be 32 to 128 hex digits').optional(),
       })
       .prefault({}),
     deviations: z.array(z.enum(DEVIATION_NAMES as [string, ...string[]])).default([]),

@@ -13,21 +13,9 @@ import { connect, createServer, type PeerCertificate, type Server, type TLSSocke
 import { kmeIdInCertificate } from '../../src/kme/kme-id.ts';
 import { LinkError, type KmsLink, type ReservationHandler } from './kms-link.ts';
 import type { ReservationMessage } from './reservations.ts';
+import { formatHostPort, type HostPort } from './host-port.ts';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** Parses `HOST:PORT` (`[v6]:PORT` for IPv6); throws a readable error. */
-export function parseHostPort(text: string, what: string): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`${what} must be HOST:PORT (e.g. 127.0.0.1:9000 or [::1]:9000), got "${text}"`);
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-export const formatHostPort = (a: HostPort): string => (isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+export { formatHostPort, parseHostPort, type HostPort } from './host-port.ts';
 
 export interface TcpLinkOptions {
   selfKmeId: string;

@@ -44,6 +44,6 @@ export function registryFor(c: MockConfig): SaeRegistry {
 export function bindingFor(c: MockConfig, pki: TestPki): Binding {
   const serials: Record<string, string> = {};
   if (c.serials) for (const [s, id] of Object.entries(c.serials)) serials[normaliseSerial(s)] = id;
-  else for (const [id, files] of Object.entries(pki.saes)) serials[normaliseSerial(new X509Certificate(readFileSync(files.cert)).serialNumber)] = id;
+  else if (c.binding === 'serial') for (const [id, files] of Object.entries(pki.saes)) serials[normaliseSerial(new X509Certificate(readFileSync(files.cert)).serialNumber)] = id;
   return { kind: c.binding, uriPrefix: c.uri_prefix, serials };
 }

@@ -1,24 +1,17 @@
 // The ready-made target profile (src/target/schema.ts) for a running mock: master SAE at A, slave at B,
 // outsider (for 401 tests) at B, lenient. Written into the PKI directory with paths relative to it.
 import { writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { TestPki } from '../../src/pki/test-pki.ts';
-import { TargetProfileSchema } from '../../src/target/schema.ts';
 import type { MockConfig } from './config.ts';
 import type { KmeName } from './registry.ts';
+import { formatHostPort } from './host-port.ts';
 
 /** The host to put in URLs for a listen address (wildcards become loopback; IPv6 gets brackets). */
 export function urlFor(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `https://${isIP(h) === 6 ? `[${h}]` : h}:${port}`;
-}
-
-/** Whether the target profile schema (owned by src/target) knows a top-level field. */
-function schemaKnows(field: string): boolean {
-  const shape = (TargetProfileSchema as unknown as { shape?: Record<string, unknown> }).shape;
-  return shape !== undefined && Object.hasOwn(shape, field);
+  return `https://${formatHostPort({ host: h, port })}`;
 }
 
 export function writeProfile(file: string, o: { pki: TestPki; config: MockConfig; urls: Record<KmeName, string> }): string {
@@ -30,7 +23,7 @@ export function writeProfile(file: string, o: { pki: TestPki; config: MockConfig
   const slave = sae(c.kmes.B.saes[0], 'B');
   if (!master || !slave) throw new Error('a target profile needs an SAE at KME A and one at KME B');
   const outsider = sae(c.kmes.B.saes[1], 'B');
-  const profile: Record<string, unknown> = {
+  const profile = {
     name: 'qkd-harness-mock',
     kmes: {
       A: { url: o.urls.A, ca: rel(o.pki.ca), kme_id: c.kmes.A.kme_id },
@@ -38,9 +31,9 @@ export function writeProfile(file: string, o: { pki: TestPki; config: MockConfig
     },
     saes: { master, slave, ...(outsider ? { outsider } : {}) },
     profile: 'lenient',
+    negative: { expired_client: { cert: rel(o.pki.bad.expiredSae.cert), key: rel(o.pki.bad.expiredSae.key) } },
+    allow_exhaustion: true,
   };
-  if (schemaKnows('negative')) profile.negative = { expired_client: { cert: rel(o.pki.bad.expiredSae.cert), key: rel(o.pki.bad.expiredSae.key) } };
-  if (schemaKnows('allow_exhaustion')) profile.allow_exhaustion = true;
   const path = join(dir, file);
   writeFileSync(path, `# Target profile for the qkd-harness mock KME pair (written by \`qkd-harness mock\`).\n${stringify(profile)}`, { mode: 0o644 });
   return path;

@@ -14,9 +14,12 @@ export class LinkSeedError extends Error {
   override name = 'LinkSeedError';
 }
 
+/** A link seed: 16 to 64 bytes as hex. */
+export const LINK_SEED_RE = /^(?:[0-9a-fA-F]{2}){16,64}$/;
+
 /** Parses a link seed given as hex (at least 16 bytes). */
 export function parseLinkSeed(hex: string): Buffer {
-  if (!/^(?:[0-9a-fA-F]{2}){16,64}$/.test(hex)) throw new LinkSeedError('the link seed must be 32 to 128 hex digits (16 to 64 bytes)');
+  if (!LINK_SEED_RE.test(hex)) throw new LinkSeedError('the link seed must be 32 to 128 hex digits (16 to 64 bytes)');
   return Buffer.from(hex, 'hex');
 }
 

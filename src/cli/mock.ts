@@ -9,6 +9,8 @@ import { startMockKme, startMockPair } from '../../mocks/kme/index.ts';
 import { LinkSeedError } from '../../mocks/kme/qkd-link.ts';
 import type { KmeName } from '../../mocks/kme/registry.ts';
 import { CannotRunError, UsageError } from './exit.ts';
+import { isHostPort } from '../../mocks/kme/host-port.ts';
+import { LINK_SEED_RE } from '../../mocks/kme/qkd-link.ts';
 
 interface MockOptions {
   config?: string;
@@ -34,7 +36,7 @@ function port(flag: string) {
 
 function hostPort(flag: string) {
   return (v: string): string => {
-    if (!/^(?:\[[^\]]+\]|[^:[\]]+):\d{1,5}$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) > 65535) throw new UsageError(`${flag} must be HOST:PORT, got "${v}"`);
+    if (!isHostPort(v)) throw new UsageError(`${flag} must be HOST:PORT, got "${v}"`);
     return v;
   };
 }
@@ -53,7 +55,7 @@ export function register(program: Command): void {
     .option('--link-listen <host:port>', 'with --only: listen for the peer KME on the KMS↔KMS link', hostPort('--link-listen'))
     .option('--link-peer <host:port>', 'with --only: dial the peer KME\'s KMS↔KMS listener', hostPort('--link-peer'))
     .option('--link-seed <hex>', 'shared secret of the simulated QKD link (required with --only; random otherwise)', (v: string) => {
-      if (!/^(?:[0-9a-fA-F]{2}){16,64}$/.test(v)) throw new UsageError('--link-seed must be 32 to 128 hex digits (16 to 64 bytes)');
+      if (!LINK_SEED_RE.test(v)) throw new UsageError('--link-seed must be 32 to 128 hex digits (16 to 64 bytes)');
       return v;
     })
     .option('--peer-url <url>', 'with --only: URL of the peer KME, to write a complete target profile')

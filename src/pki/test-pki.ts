@@ -38,8 +38,9 @@ export interface TestPki {
   };
 }
 
-/** URI SAN that carries an SAE ID (one of the bindings the mock KME can use). */
-export const saeUri = (saeId: string): string => `urn:qkd-harness:sae:${encodeURIComponent(saeId)}`;
+/** Prefix of the URI SAN that carries an SAE ID (one of the bindings the mock KME can use). */
+export const SAE_URI_PREFIX = 'urn:qkd-harness:sae:';
+export const saeUri = (saeId: string): string => `${SAE_URI_PREFIX}${encodeURIComponent(saeId)}`;
 export const kmeUri = (kmeId: string): string => `urn:qkd-harness:kme:${encodeURIComponent(kmeId)}`;
 
 export const DEFAULT_PKI: PkiSpec = {
