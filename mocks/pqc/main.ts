@@ -6,14 +6,15 @@ import { parseArgs } from 'node:util';
 import { FaultPlan } from '../keyctl/faults.ts';
 import { PqcEmulator } from './emulator.ts';
 import { scaledTiming } from './timing.ts';
+import { parseHostPort, type HostPort } from '../kme/host-port.ts';
 
-function hostPort(v: string | undefined, what: string): { host: string; port: number } {
-  const m = /^(.+):(\d+)$/.exec(v ?? '');
-  if (!m) {
-    process.stderr.write(`pqc emulator: --${what} must be HOST:PORT\n`);
+function hostPort(v: string | undefined, what: string): HostPort {
+  try {
+    return parseHostPort(v ?? '', `--${what}`);
+  } catch (err) {
+    process.stderr.write(`pqc emulator: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  return { host: m[1]!, port: Number(m[2]) };
 }
 
 const { values } = parseArgs({

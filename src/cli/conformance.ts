@@ -33,14 +33,15 @@ export async function conformance(o: Options): Promise<number> {
   if (o.grep && !/^[a-z0-9]+(\/[0-9.]*)*$/.test(o.grep)) throw new UsageError(`--grep takes a requirement ID prefix such as qkd014/5.3, not "${o.grep}"`);
   let targetName = 'embedded mock KME pair';
   let profile: 'strict' | 'lenient' = o.strict ? 'strict' : 'lenient';
+  let expectations = o.expectations;
   if (o.target) {
     const p = loadTargetProfile(o.target); // exit 2 on a bad profile, before anything runs
     targetName = p.name;
     if (!o.strict) profile = p.profile;
-    if (p.expectations && !o.expectations) loadExpectations(p.expectations);
+    expectations ??= p.expectations;
     await preflight(p);
   }
-  if (o.expectations) loadExpectations(o.expectations);
+  if (expectations) loadExpectations(expectations); // exit 2 on a bad file, before anything runs
   const { summary, harnessErrors } = await runConformance({ target: o.target, targetName, profile, grep: o.grep, expectations: o.expectations, reports: o.reports });
   process.stdout.write(formatTable(summary, process.stdout.columns || 120) + '\n');
   for (const stale of summary.results.filter((r) => r.stale)) process.stdout.write(`note: ${stale.id} was expected as ${stale.expected} and is now ${stale.outcome}: update the expectations\n`);

@@ -7,15 +7,13 @@ const program = new Command('qkd-harness')
   .showHelpAfterError()
   .exitOverride();
 
-const commands = ['./psk.ts', './mock.ts', './conformance.ts', './list.ts', './run.ts', './lab.ts', './e2e.ts', './report.ts'];
-for (const path of commands) {
-  try {
-    const mod = (await import(path)) as { register(p: Command): void };
-    mod.register(program);
-  } catch (err) {
-    // A command module that does not exist yet is simply absent; any other failure is a bug.
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String(err).includes(path.slice(2))) throw err;
-  }
+// Each command's module is named after it. Only the one invoked is loaded (`psk derive` need not load the
+// lab or the mock); help and unknown commands load them all so the listing is complete.
+const COMMANDS = ['psk', 'mock', 'conformance', 'list', 'run', 'lab', 'e2e', 'report'];
+const invoked = process.argv[2];
+for (const name of COMMANDS.includes(invoked ?? '') ? [invoked!] : COMMANDS) {
+  const mod = (await import(`./${name}.ts`)) as { register(p: Command): void };
+  mod.register(program);
 }
 
 try {

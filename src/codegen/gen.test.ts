@@ -1,6 +1,7 @@
 // Our OpenAPI lints clean with a real linter, and generated/ is exactly what the spec produces.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { listFiles } from '../report/list-files.ts';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,16 +13,7 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
 
 function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p, 'utf8'));
-    }
-  };
-  walk(dir);
-  return out;
+  return new Map(listFiles(dir).map((p) => [relative(dir, p), readFileSync(p, 'utf8')]));
 }
 
 describe('specs and generated code', () => {

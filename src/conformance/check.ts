@@ -1,7 +1,7 @@
 // Running one check against a target and turning what happened into a Result.
 import { requirement, type Level } from './catalogue.ts';
 import { CheckContext, type Target } from './context.ts';
-import { formatEvidence, type Evidence } from './evidence.ts';
+import { formatEvidenceList, type Evidence } from './evidence.ts';
 import { decide, Failure, Skip, type Finding, type Note, type Outcome } from './verdict.ts';
 import { KmeTransportError } from '../kme/errors.ts';
 
@@ -78,5 +78,5 @@ export async function runCheck(def: CheckDef, target: Target): Promise<Result> {
 
 export function describeResult(r: Result): string {
   const head = `${r.id} [${r.level}] ${r.outcome}: ${r.message}`;
-  return r.evidence?.length ? `${head}\n${r.evidence.map(formatEvidence).join('\n---\n')}` : head;
+  return r.evidence?.length ? `${head}\n${formatEvidenceList(r.evidence)}` : head;
 }

@@ -5,7 +5,7 @@ import { requirement } from './catalogue.ts';
 import { runCheck, describeResult, type CheckDef, type Result } from './check.ts';
 import type { Target } from './context.ts';
 import { judge, loadExpectations, type Expectations } from './expectations.ts';
-import { formatEvidence } from './evidence.ts';
+import { formatEvidenceList } from './evidence.ts';
 import { ENV, openTarget } from './target.ts';
 import { propertySeed } from '../report/seed.ts';
 import { CURRENT } from '../kme/version.ts';
@@ -84,7 +84,7 @@ async function annotate(allure: AllureApi, r: Result, target: Target, clause: st
   await allure.parameter('profile', target.profileName);
   await allure.parameter('target', target.profile.source, { excluded: true });
   await allure.parameter('seed', String(propertySeed()), { excluded: true });
-  if (r.evidence?.length) await allure.attachment('evidence', r.evidence.map(formatEvidence).join('\n---\n'), 'text/plain');
+  if (r.evidence?.length) await allure.attachment('evidence', formatEvidenceList(r.evidence), 'text/plain');
 }
 
 function record(row: Result & { unexpected: boolean; stale: boolean; expected?: string; target: string }): void {

@@ -44,19 +44,22 @@ export class CheckContext {
 
   constructor(readonly target: Target) {}
 
-  get strict(): boolean {
-    return this.target.profileName === 'strict';
-  }
-
   role(role: Role): RoleClient | undefined {
     return this.target.roles[role];
   }
 
-  /** A client of the role that records its exchanges for evidence. */
+  private readonly observed = new Map<Role, KmeClient>();
+
+  /** A client of the role that records its exchanges for evidence (one per role and check). */
   client(role: Role): KmeClient {
     const rc = this.target.roles[role];
     if (!rc) throw new Skip(`the target profile has no ${role} SAE`);
-    return rc.client.observed((raw) => this.exchanges.push({ raw, files: rc.files }));
+    let c = this.observed.get(role);
+    if (!c) {
+      c = rc.client.observed((raw) => this.exchanges.push({ raw, files: rc.files }));
+      this.observed.set(role, c);
+    }
+    return c;
   }
 
   get master(): KmeClient {

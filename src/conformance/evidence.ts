@@ -52,6 +52,11 @@ export function evidenceOf(raw: RawResponse, files: IdentityFiles): Evidence {
   };
 }
 
+/** Several pieces of evidence as one text (Allure attachment, failure message). */
+export function formatEvidenceList(list: Evidence[]): string {
+  return list.map(formatEvidence).join('\n---\n');
+}
+
 export function formatEvidence(e: Evidence): string {
   return [`> ${e.request}`, e.requestBody ? `> ${e.requestBody}` : '', `< ${e.status}${e.contentType ? ` (${e.contentType})` : ''}`, `< ${e.responseBody}`, `reproduce: ${e.curl}`].filter(Boolean).join('\n');
 }

@@ -2,7 +2,6 @@
 // what came back, and which kind of deviation it is (so the lenient profile can tolerate the common ones).
 import type { CallResult, KeyContainer } from '../kme/client.ts';
 import type { RawResponse } from '../kme/transport.ts';
-import { base64Problem } from '../psk/base64.ts';
 import { fingerprint } from '../secrets/fingerprint.ts';
 import { Failure } from './verdict.ts';
 
@@ -15,7 +14,7 @@ export const MESSAGES = {
 } as const;
 
 type Answer = CallResult<unknown> | RawResponse;
-const rawOf = (a: Answer): RawResponse => ('raw' in a ? a.raw : a);
+export const rawOf = (a: Answer): RawResponse => ('raw' in a ? a.raw : a);
 
 /** A 200 with a schema-valid key container of `n` keys of `sizeBits` each. */
 export function expectKeys(res: CallResult<KeyContainer>, n: number, sizeBits: number, what: string): KeyContainer {
@@ -78,9 +77,6 @@ export function truncate(s: string, n = 120): string {
 /** Canonical 8-4-4-4-12 hex UUID; the version nibble is checked separately (odd versions only warn). */
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function keyFormatProblem(key: string): string | undefined {
-  return base64Problem(key);
-}
 
 /** Same key_ID ⇒ same bytes: compares two containers by fingerprint, never printing keys. */
 export function expectSameKeys(master: KeyContainer, slave: KeyContainer, what: string): void {

@@ -15,7 +15,7 @@ export async function openTarget(env: NodeJS.ProcessEnv = process.env): Promise<
   const file = env[ENV.target];
   if (file) {
     const profile = loadTargetProfile(file, env);
-    return targetFromProfile(profile, { strict: env[ENV.strict] === '1' ? true : env[ENV.strict] === '0' ? false : profile.profile === 'strict' });
+    return targetFromProfile(profile, { strict: env[ENV.strict] === '1' } /* otherwise the profile file's choice */);
   }
   const { startEmbeddedTarget } = await import('./embedded.ts');
   const deviations = (env[ENV.deviations] ?? '').split(',').filter(Boolean);

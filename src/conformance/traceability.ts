@@ -1,6 +1,7 @@
 // Which test covers which requirement: test names start with their requirement ID (`it('psk/3 …')`,
 // `check('qkd014/5.3/1', …)`), so the suites' sources are the traceability matrix.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { listFiles } from '../report/list-files.ts';
 import { join, relative } from 'node:path';
 import { catalogueNames, loadCatalogue, type Requirement } from './catalogue.ts';
 import { ROOT } from './run.ts';
@@ -13,19 +14,9 @@ export interface TraceRow extends Requirement {
 // A call's first argument that starts with an ID: it('psk/3 …'), test.prop([…])('psk/9 …'), check('qkd014/4/1', …).
 const ID_IN_TEST = /\(\s*['"`]((?:qkd014\/[0-9.]+|[a-z]+)\/\d+)[\s'"`]/g;
 
-function testFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...testFiles(p));
-    else if (name.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
-
 export function traceability(): TraceRow[] {
   const covered = new Map<string, Array<{ file: string; line: number }>>();
-  for (const file of testFiles(join(ROOT, 'suites'))) {
+  for (const file of listFiles(join(ROOT, 'suites')).filter((f) => f.endsWith('.test.ts'))) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(ID_IN_TEST)) {
       const line = text.slice(0, m.index).split('\n').length;

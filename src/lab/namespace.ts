@@ -35,8 +35,3 @@ export async function deleteNamespace(name: string): Promise<void> {
     throw new Error(`cannot delete namespace ${name}: ${r.stderr.trim()}`);
   }
 }
-
-/** A driver that runs commands inside the namespace. */
-export function inNamespace(site: string, name: string): SiteDriver {
-  return SiteDriver.netns(site, name);
-}

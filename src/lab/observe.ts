@@ -103,14 +103,14 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<E2eR
 }
 
 function snapshot(lab: Lab, observer: Observer, config: RunConfig, forced: E2eRun['forced'], startedAt: number, endedAt: number): E2eRun {
-  const hasAgentLog = SITES.some((s) => readJsonLines(lab.info.sites[s].keyControl.observations).length > 0);
+  const logs = SITES.map((s) => readJsonLines<Observation>(lab.info.sites[s].keyControl.observations));
   return {
     sites: ['alice', 'bob'],
     startedAt,
     endedAt,
     series: observer.series,
     probes: Object.fromEntries(SITES.map((s) => [s, readProbeLog(lab.info.sites[s].probe.log)])),
-    agent: hasAgentLog ? Object.fromEntries(SITES.map((s) => [s, readJsonLines<Observation>(lab.info.sites[s].keyControl.observations).map((o): AgentRecord => openObservation(o, lab.observationKey))])) : undefined,
+    agent: logs.some((l) => l.length > 0) ? Object.fromEntries(SITES.map((s, i) => [s, logs[i]!.map((o): AgentRecord => openObservation(o, lab.observationKey))])) : undefined,
     pqc: lab.info.pqc ? Object.fromEntries(SITES.map((s) => [s, readJsonLines<PqcRecord>(lab.info.sites[s].pqc?.events)])) : undefined,
     forced,
     config,

@@ -1,7 +1,7 @@
 // Finds key material in report files: every encoding a key could leak in (standard and URL-safe base64,
 // with or without padding, hex). Used by the test that runs the harness and scans what it wrote.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { listFiles } from './list-files.ts';
 import { fingerprint } from '../secrets/fingerprint.ts';
 
 export function encodings(key: Uint8Array): string[] {
@@ -15,16 +15,9 @@ export interface Leak {
   key: string; // fingerprint of the leaked key
 }
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
 /** Every (file, key) pair where a key of at least 8 bytes appears in any encoding. */
 export function scanForKeys(dirOrTexts: string | Record<string, string>, keys: Iterable<Uint8Array>): Leak[] {
-  const texts = typeof dirOrTexts === 'string' ? Object.fromEntries(files(dirOrTexts).map((f) => [f, readFileSync(f, 'latin1')])) : dirOrTexts;
+  const texts = typeof dirOrTexts === 'string' ? Object.fromEntries(listFiles(dirOrTexts).map((f) => [f, readFileSync(f, 'latin1')])) : dirOrTexts;
   const needles = [...keys].filter((k) => k.length >= 8).map((k) => ({ fp: fingerprint(k), forms: encodings(k) }));
   const leaks: Leak[] = [];
   for (const [file, text] of Object.entries(texts)) {

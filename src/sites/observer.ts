@@ -93,14 +93,6 @@ export class Observer {
     this.stoppedAt = Date.now();
   }
 
-  /** The fingerprint `site` showed at time t (ms), per the samples. */
-  fpAt(site: string, t: number): string {
-    const s = this.series[site]!;
-    let fp = s.initial;
-    for (const c of s.changes) if (c.at <= t) fp = c.fp;
-    return fp;
-  }
-
   current(site: string): string {
     const s = this.series[site]!;
     return s.changes.at(-1)?.fp ?? s.initial;

@@ -82,13 +82,6 @@ export function rotations(run: E2eRun): Rotation[] {
     .map((r, i) => ({ ...r, index: i + 1 }));
 }
 
-/** Is the probe of `site` inside an outage at time t? (undefined when there is no probe data) */
-export function probeDownAt(run: E2eRun, site: string, t: number): boolean | undefined {
-  const p = run.probes[site];
-  if (!p) return undefined;
-  return p.outages.some((o) => o.from <= t && (o.to === null || o.to > t));
-}
-
 /** Outage time (ms) of the probe of `site` within [from, to). */
 export function outageWithin(run: E2eRun, site: string, from: number, to: number): number {
   const p = run.probes[site];

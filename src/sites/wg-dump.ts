@@ -1,6 +1,6 @@
 // `wg show <if> dump` parsed into what the suites need, with every secret hashed at once: the private
 // key is dropped, the PSK becomes its fingerprint. Nothing here keeps or prints the raw output.
-import { fingerprint } from '../secrets/fingerprint.ts';
+import { fingerprint, fingerprintBase64 } from '../secrets/fingerprint.ts';
 
 export const NO_PSK = '(none)';
 
@@ -33,7 +33,7 @@ const B64_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 function pskPrint(field: string): string {
   if (field === NO_PSK) return NO_PSK;
   if (!B64_KEY.test(field)) throw new WgDumpError(`a preshared-key field is not a base64 key (${field.length} characters, ${fingerprint(field)})`);
-  return fingerprint(Buffer.from(field, 'base64'));
+  return fingerprintBase64(field);
 }
 
 function int(field: string, what: string): number {

@@ -1,7 +1,6 @@
 // Turns a loaded target profile into one typed KME client per SAE role.
 import { KmeClient } from '../kme/client.ts';
 import { SaeIdentity } from '../kme/identity.ts';
-import type { LoadedProfile } from './load.ts';
 import type { TargetProfile } from './schema.ts';
 
 export type Role = 'master' | 'slave' | 'outsider';
@@ -36,4 +35,3 @@ export async function closeClients(clients: Array<RoleClient | undefined>): Prom
   await Promise.all(clients.map((c) => c?.client.identity.close()));
 }
 
-export type { LoadedProfile };

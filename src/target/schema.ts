@@ -1,6 +1,7 @@
 // The target profile format of design.md, as a zod schema: what a user writes to point the harness at
 // a KMS pair (and, optionally, at the two sites of a deployment).
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from '../kme/identity.ts';
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 
@@ -32,8 +33,8 @@ export const TargetProfileSchema = z
     saes: z.strictObject({ master: SaeEntry, slave: SaeEntry, outsider: SaeEntry.optional() }),
     profile: z.enum(['strict', 'lenient']).default('lenient'),
     expectations: nonEmpty.optional(),
-    timeout_ms: z.int().min(1).max(600_000).default(10_000),
-    max_response_bytes: z.int().min(1024).default(4 * 1024 * 1024),
+    timeout_ms: z.int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
+    max_response_bytes: z.int().min(1024).default(DEFAULT_MAX_RESPONSE_BYTES),
     sites: z.record(z.string(), SiteEntry).optional(),
     /** Deliberately bad client material the harness cannot make itself (it needs the target CA's key). */
     negative: z.strictObject({ expired_client: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional() }).optional(),

@@ -271,17 +271,3 @@ export function recovery(run: E2eRun, from: number): { brokeAt: number | null; r
   }
   return { brokeAt: broke.start, recoveredAt: null, recoveryMs: null };
 }
-
-export const ALL_CHECKS = {
-  'wg/1': pskAgreement,
-  'wg/2': pskAlwaysSet,
-  'wg/3': pskNeverRepeats,
-  'wg/4': pskDerivation,
-  'wg/5': sameFreshInputs,
-  'wg/6': handshakeAndTraffic,
-  'wg/7': intervalWithinRekey,
-  'wg/8': rotationsKeepInterval,
-  'wg/9': rotationSkew,
-  'wg/10': handshakeLatency,
-  'wg/11': rotationOutages,
-} as const;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import type { Lab } from '../../src/lab/lab.ts';
 import { REPO_ROOT } from '../../src/lab/node.ts';
-import { handshakeAndTraffic, pskAgreement, pskAlwaysSet, pskDerivation, pskNeverRepeats, sameFreshInputs, pskAgreement as agreement } from './checks.ts';
+import { handshakeAndTraffic, pskAgreement, pskAlwaysSet, pskDerivation, pskNeverRepeats, sameFreshInputs } from './checks.ts';
 import { expectPass, observe, observationTimeoutMs, report, runGate, settings, titled, type Observed } from './fixture.ts';
 
 const gate = runGate();
@@ -66,7 +66,7 @@ describe.skipIf(Boolean(gate.skip))(titled('PSK agreement', gate), () => {
     for (const name of ['LISTEN_ADDRESS', 'SERVER_ADDRESS', 'ARNIKA_ID', 'INTERVAL', 'KMS_URL', 'KMS_HTTP_TIMEOUT', 'KMS_BACKOFF_MAX_RETRIES', 'KMS_BACKOFF_BASE_DELAY', 'CERTIFICATE', 'PRIVATE_KEY', 'CA_CERTIFICATE', 'WIREGUARD_INTERFACE', 'WIREGUARD_PEER_PUBLIC_KEY', 'PQC_PSK_FILE', 'MODE']) {
       expect(env.some((e) => e.startsWith(`${name}=`)), name).toBe(true);
     }
-    const v = { ...agreement(o.run), id: 'wg/14' };
+    const v = { ...pskAgreement(o.run), id: 'wg/14' };
     await report(v, o);
     expectPass(v, skip);
   });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { check } from '../../src/conformance/check.ts';
 import { defineClause } from '../../src/conformance/clause.ts';
 import { Failure, type CheckContext } from '../../src/conformance/context.ts';
-import { fingerprint } from '../../src/secrets/fingerprint.ts';
+import { fingerprintBase64 } from '../../src/secrets/fingerprint.ts';
 import { propertySeed } from '../../src/report/seed.ts';
 import type { Status } from '../../src/kme/client.ts';
 
@@ -23,8 +23,6 @@ interface Model {
 
 type Real = CheckContext;
 type Cmd = fc.AsyncCommand<Model, Real>;
-
-const bytesFp = (b64: string): string => fingerprint(Buffer.from(b64, 'base64'));
 
 class StatusCmd implements Cmd {
   check = (): boolean => true;
@@ -57,7 +55,7 @@ class EncKeysCmd implements Cmd {
     for (const k of r.data.keys) {
       if (m.seen.has(k.key_ID)) throw new Failure(`${this} handed out key_ID ${k.key_ID} again`);
       m.seen.add(k.key_ID);
-      m.pending.set(k.key_ID, bytesFp(k.key));
+      m.pending.set(k.key_ID, fingerprintBase64(k.key));
     }
   }
   toString = (): string => `enc_keys(${this.number}, ${this.viaGet ? 'GET' : 'POST'})`;
@@ -76,7 +74,7 @@ class SlaveDecKeysCmd implements Cmd {
     const chosen = this.viaGet ? [ids[start]!] : ids.slice(start, start + this.count);
     const r = this.viaGet ? await t.slave.decKeysGet(t.masterId, chosen[0]!) : await t.slave.decKeys(t.masterId, chosen);
     if (r.status !== 200 || !r.data) throw new Failure(`${this} for ${chosen.length} pending key(s) answered ${r.status}`);
-    const got = new Map(r.data.keys.map((k) => [k.key_ID, bytesFp(k.key)]));
+    const got = new Map(r.data.keys.map((k) => [k.key_ID, fingerprintBase64(k.key)]));
     for (const id of chosen) {
       if (got.get(id) !== m.pending.get(id)) throw new Failure(`${this}: key_ID ${id} has bytes ${got.get(id) ?? 'missing'} at the slave, ${m.pending.get(id)} at the master`);
       m.pending.delete(id);

@@ -2,7 +2,8 @@
 import { check } from '../../src/conformance/check.ts';
 import { defineClause } from '../../src/conformance/clause.ts';
 import { Failure, Skip } from '../../src/conformance/context.ts';
-import { UUID_RE, errorBodyProblem, expectKeys, keyFormatProblem } from '../../src/conformance/expect.ts';
+import { UUID_RE, errorBodyProblem, expectKeys, rawOf } from '../../src/conformance/expect.ts';
+import { base64Problem } from '../../src/psk/base64.ts';
 import { KmeClient } from '../../src/kme/client.ts';
 
 await defineClause('6 Data formats', import.meta.url, [
@@ -24,7 +25,7 @@ await defineClause('6 Data formats', import.meta.url, [
     if (r.status !== 200 || !Array.isArray(body?.keys)) throw new Failure(`POST enc_keys answered ${r.status} without a keys array`);
     for (const k of body.keys) {
       if (typeof k.key !== 'string') throw new Failure(`key of ${String(k.key_ID)} is not a string`);
-      const problem = keyFormatProblem(k.key);
+      const problem = base64Problem(k.key);
       if (problem) throw new Failure(`key of ${String(k.key_ID)} is not standard padded Base64: ${problem}`);
     }
   }),
@@ -44,7 +45,7 @@ await defineClause('6 Data formats', import.meta.url, [
       await t.master.raw({ method: 'POST', path: KmeClient.path(t.slaveId, 'enc_keys'), headers: { 'content-type': 'application/json' }, body: '{' }),
     ];
     // Status codes are judged by their own requirements; here every refusal's body must be an Error.
-    const refusals = answers.map((a) => ('raw' in a ? a.raw : a)).filter((raw) => raw.status >= 400 && raw.status !== 401);
+    const refusals = answers.map(rawOf).filter((raw) => raw.status >= 400 && raw.status !== 401);
     if (refusals.length === 0) throw new Skip('none of three bad requests was refused; no Error body to inspect');
     for (const raw of refusals) {
       const problem = errorBodyProblem(raw);
