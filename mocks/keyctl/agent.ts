@@ -3,10 +3,10 @@
 // backup when the key_ID arrived); otherwise it is master: enc_keys from its KMS, key_ID to the peer,
 // derive, install — even when the key_ID could not be delivered. An odd ARNIKA_ID delays the first
 // turn by INTERVAL/2. Turns and received key_IDs are handled one at a time, in arrival order.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parsePqcKeyFile, encodeBase64 } from '../../src/psk/index.ts';
+import { readPqcKeyFile, encodeBase64 } from '../../src/psk/index.ts';
 import { fingerprint } from '../../src/secrets/fingerprint.ts';
 import type { AgentConfig } from './config.ts';
 import { decide, type PqcInput } from './decide.ts';
@@ -18,7 +18,7 @@ import { seal, unseal } from '../../src/secrets/seal.ts';
 
 export interface AgentEvent {
   t: number;
-  ev: 'start' | 'turn' | 'skip' | 'received' | 'sent' | 'send-failed' | 'kms-failed' | 'installed' | 'kept' | 'install-failed' | 'stop';
+  ev: 'start' | 'turn' | 'skip' | 'received' | 'sent' | 'send-failed' | 'kms-failed' | 'installed' | 'kept' | 'install-failed' | 'warning' | 'stop';
   role?: 'master' | 'backup';
   keyId?: string;
   psk?: string;
@@ -66,6 +66,7 @@ export class Agent {
   private receivedSinceTurn = false;
   private nextTurn = 0;
   private stopped = false;
+  private pqcWarned = false;
   readonly faults: FaultPlan;
   private readonly install: (psk: string) => Promise<void>;
   private readonly send: (keyId: string) => Promise<void>;
@@ -173,11 +174,17 @@ export class Agent {
     await this.apply('backup', key, keyId);
   }
 
+  /** The PQC key through the harness's one key-file reader (src/psk/pqc-file.ts): one trailing LF/CRLF is
+   * stripped as Arnika does, logged once as a warning (every turn would only repeat it). */
   private readPqc(): PqcInput {
     const file = this.config.pqcPskFile;
     if (!file) return { state: 'none' };
+    const onWarning = (why: string) => {
+      if (!this.pqcWarned) this.log({ t: Date.now(), ev: 'warning', why });
+      this.pqcWarned = true;
+    };
     try {
-      return { state: 'ok', key: parsePqcKeyFile(readFileSync(file), `PQC key file ${file}`) };
+      return { state: 'ok', key: readPqcKeyFile(file, { onWarning }) };
     } catch (err) {
       return { state: 'unreadable', why: err instanceof Error ? err.message : String(err) };
     }

@@ -8,6 +8,7 @@ import { DEVIATION_NAMES } from './deviations.ts';
 import { isHostPort } from './host-port.ts';
 import { LINK_SEED_RE } from './qkd-link.ts';
 import { SAE_URI_PREFIX } from '../../src/pki/test-pki.ts';
+import { issuePath, issueText, type ZodIssueLike } from '../../src/util/zod-issues.ts';
 
 const saeId = z.string().min(1, 'must not be empty').max(256);
 const hostPort = z.string().refine(isHostPort, 'must be HOST:PORT with a port up to 65535');
@@ -116,17 +117,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function describe(issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string; keys?: string[] }>): string {
+function describe(issues: readonly ZodIssueLike[]): string {
   const i = issues[0]!;
-  const field = i.path.length ? i.path.map(String).join('.') : '(top level)';
-  const keys = i.code === 'unrecognized_keys' && i.keys ? ` (unknown: ${i.keys.join(', ')})` : '';
-  return `field ${field}: ${i.message}${keys}`;
+  return `field ${issuePath(i, '(top level)')}: ${issueText(i)}`;
 }
 
 /** Validates a configuration object (from YAML or the API); throws a one-line ConfigError. */
 export function parseMockConfig(input: unknown, source = 'mock configuration'): MockConfig {
   const parsed = MockConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) throw new ConfigError(`${source}: ${describe(parsed.error.issues as never)}`);
+  if (!parsed.success) throw new ConfigError(`${source}: ${describe(parsed.error.issues)}`);
   return parsed.data;
 }
 

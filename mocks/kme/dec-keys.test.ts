@@ -40,10 +40,22 @@ describe('mock KME: Get key with key IDs', () => {
     expect(again.error).toEqual({ message: MESSAGES.keysNotFound });
   });
 
-  it('the key is gone from the master KME too: the master cannot retrieve it with dec_keys', async () => {
-    const [k] = await take();
+  it('the master redeeming its own key at its own KME: 401 (it was not named as slave), and nothing is consumed', async () => {
+    const [k] = await take(); // slave at the peer KME
     const r = await c.of('SAE_A').decKeysGet('SAE_A', k!.key_ID);
-    expect(r.status).not.toBe(200);
+    expect(r.status).toBe(401);
+    expect(r.error).toMatchObject({ message: expect.stringContaining('not named as a slave') });
+    expect((await c.of('SAE_B').decKeysGet('SAE_A', k!.key_ID)).data!.keys).toEqual([k]);
+    // The same with the slave at the same KME.
+    const local = (await c.of('SAE_B').encKeys('SAE_C')).data!.keys[0]!;
+    expect((await c.of('SAE_B').decKeysGet('SAE_B', local.key_ID)).status).toBe(401);
+    expect((await c.of('SAE_C').decKeysGet('SAE_B', local.key_ID)).data!.keys).toEqual([local]);
+  });
+
+  it('the master naming another master, or a key_ID nobody made: "not found" at its KME', async () => {
+    const [k] = await take();
+    expect((await c.of('SAE_A').decKeysGet('SAE_B', k!.key_ID)).status).toBe(400);
+    expect((await c.of('SAE_A').decKeysGet('SAE_A', '00000000-0000-4000-8000-000000000000')).status).toBe(400);
   });
 
   it('401 for an SAE that was not named as slave; the key stays for the slave', async () => {

@@ -2,6 +2,17 @@
 // commonly do differently", and more). The conformance suite must detect every one of them: the kill
 // matrix (docs/kill-matrix.md) proves it. Names are stable: they appear in CLI flags and expectations.
 export const DEVIATIONS = {
+  'status-bad-member': 'Status is faithful except target_KME_ID, which is the integer 0 (one invalid member)',
+  'null-optional-members': 'optional members are sent as JSON null (status_extension, key_container_extension, key_ID_extension, key_extension)',
+  'status-count-random': 'Status stored_key_count is a fresh random integer in [0, max_key_count] on every call',
+  'invalid-utf8': 'key containers carry a key_container_extension string with invalid UTF-8 bytes (0xC3 0x28)',
+  'key-member-renamed': 'key container entries carry the key material under "key_value" instead of "key"',
+  'drop-uncollected-keys': "a master's new enc_keys discards, at the slave's KME, the keys of its earlier calls the slave has not collected yet",
+  'key-from-key-id': 'key bytes are SHA-256 of the key_ID (chained for longer keys): derivable from public data',
+  'key-prefix-extended': 'keys longer than 256 bits are 32 random bytes followed by a SHA-256 chain over them',
+  'key-chained': 'each key is SHA-256 (chained to its length) of the key of the same size before it in the lane',
+  'biased-keys': 'key bits are about 75 % ones (a monobit frequency test fails)',
+  'non-uuid-key-ids-large': 'key_IDs are not UUIDs for keys of a non-default size and in requests of more than one key',
   '404-instead-of-400': 'answers 404 where the standard requires 400 (bad requests, unknown or consumed key_IDs)',
   'keys-not-removed': 'does not remove delivered keys: dec_keys can be replayed and enc_keys can hand out a key again',
   'extensions-ignored': 'silently ignores extension_mandatory instead of rejecting unsupported ones',
@@ -31,6 +42,14 @@ export const DEVIATIONS = {
   'status-incomplete': 'Status lacks the required max_SAE_ID_count',
   'status-kme-ids-swapped': 'Status has source_KME_ID and target_KME_ID swapped',
   'status-inconsistent': 'Status reports a key_size above max_key_size',
+  'unauthenticated-served-oversized': 'serves clients without a certificate or with an untrusted one: a 200 head, then a body far larger than any client cap',
+  'unauthenticated-served-reset': 'serves clients without a certificate or with an untrusted one: a 200 head and part of a body, then the connection is reset',
+  'dec-keys-ignores-master': 'dec_keys ignores the master SAE ID of its path: a slave naming a wrong master gets (and consumes) the keys',
+  'master-can-redeem': 'the master SAE can redeem its own key with dec_keys at its own KME (and consumes it there)',
+  'unknown-slave-served': 'enc_keys and Status naming a slave SAE the KME does not know are served',
+  'stall-body': 'key endpoints send a 200 head, then trickle the body one byte a second without end',
+  'lying-content-length': 'key endpoints declare a Content-Length larger than the body they send, then leave the connection idle',
+  'slow-headers': 'key endpoints write the response head one byte every 2 seconds',
 } as const;
 
 export type DeviationName = keyof typeof DEVIATIONS;

@@ -1,8 +1,10 @@
-// Everything one KME knows, without HTTP: its configuration, the SAE registry, the shared pool, the keys it
-// holds for slaves, its lane of the QKD link and the KMS↔KMS link to its peer. Handlers work on this.
+// Everything one KME knows, without HTTP: its configuration, the SAE registry, the link's pool shared with
+// the peer and its own pool for local pairs, the keys it holds for slaves and the keys it made, its lane of
+// the QKD link and the KMS↔KMS link to its peer. Handlers work on this.
 import type { MockConfig } from './config.ts';
 import { poolParameters } from './config.ts';
 import type { DeviationSwitch } from './deviation-switch.ts';
+import { keyMaker } from './key-material.ts';
 import { KeyPool } from './key-pool.ts';
 import type { KmsLink } from './kms-link.ts';
 import { newEpoch, type Lane, type QkdLink } from './qkd-link.ts';
@@ -16,8 +18,6 @@ export interface KmeStateOptions {
   qkd: QkdLink;
   link: KmsLink;
   deviations: DeviationSwitch;
-  /** Milliseconds clock for the pool (tests). */
-  clock?: () => number;
 }
 
 export class KmeState {
@@ -26,8 +26,20 @@ export class KmeState {
   readonly peerKmeId: string;
   readonly config: MockConfig;
   readonly registry: SaeRegistry;
+  /** The QKD link's key material, shared with the peer: deliveries that cross the link and the peer's reservations take from it. */
   readonly pool: KeyPool;
+  /**
+   * Key material for a master and slaves all attached here (M12): such keys never cross the QKD link, so
+   * they leave the link's pool — and with it both ends' stored_key_count — alone. Same limits and rate.
+   */
+  readonly localPool: KeyPool;
+  /** Keys held here for the slaves attached to this KME. */
   readonly store: ReservationStore;
+  /**
+   * Keys this KME made at enc_keys (key_ID → master, slaves, lane position; `pending` = the master), so
+   * that dec_keys can answer the master itself 401 (clause 5.4) rather than "not found". Bounded like the store.
+   */
+  readonly issued: ReservationStore;
   readonly qkd: QkdLink;
   readonly lane: Lane;
   readonly link: KmsLink;
@@ -41,8 +53,10 @@ export class KmeState {
     this.registry = o.registry;
     this.kmeId = o.registry.kmeIds[o.name];
     this.peerKmeId = o.registry.kmeIds[peerOf(o.name)];
-    this.pool = new KeyPool({ ...poolParameters(o.config), clock: o.clock });
-    this.store = new ReservationStore(o.config.multi_slave_delivery, Math.max(o.config.max_key_count, 10_000));
+    this.pool = new KeyPool(poolParameters(o.config));
+    this.localPool = new KeyPool(poolParameters(o.config));
+    this.issued = new ReservationStore('once', Math.max(o.config.max_key_count, 10_000));
+    this.store = new ReservationStore(o.config.multi_slave_delivery, Math.max(o.config.max_key_count, 10_000), () => o.deviations.has('drop-uncollected-keys'));
     this.qkd = o.qkd;
     this.lane = o.qkd.lane(this.kmeId, newEpoch());
     this.link = o.link;
@@ -82,8 +96,14 @@ export class KmeState {
     this.pool.drain(bits);
   }
 
-  /** The bytes of a stored key, derived from the master KME's lane. */
-  keyBytes(k: { masterKme: string; epoch: string; offset: number; size: number }): Buffer {
-    return this.qkd.lane(k.masterKme, k.epoch).key(k.offset, k.size);
+  /** The pool that pays for keys shared with these slaves: the link's when one of them is at the peer, else the local one. */
+  poolFor(slaves: readonly string[]): KeyPool {
+    const peer = peerOf(this.name);
+    return slaves.some((s) => this.registry.isAttached(s, peer)) ? this.pool : this.localPool;
+  }
+
+  /** The bytes of a stored key, derived from the master KME's lane (as the master's KME made them: key-material.ts). */
+  keyBytes(k: { key_ID: string; masterKme: string; epoch: string; offset: number; size: number }): Buffer {
+    return keyMaker(this.deviations)(this.qkd.lane(k.masterKme, k.epoch), k);
   }
 }

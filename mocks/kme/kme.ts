@@ -1,6 +1,8 @@
 // One mock KME: its state, its HTTPS server and the request pipeline — body (capped) → calling SAE
 // (from the client certificate under the configured binding) → route → handler → answer → one log line.
-// Every request is wrapped: a bug answers 503 with an Error body, never a crash.
+// Every request is wrapped: a bug answers 503 with an Error body, never a crash. Clients let in without
+// authentication (unauthenticated-served-*) and the key endpoints under a stall deviation get the hostile
+// answers of hostile-answers.ts instead.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { readBody } from './body.ts';
@@ -10,14 +12,15 @@ import { KmeError, unauthorized } from './errors.ts';
 import { decKeys } from './handlers/dec-keys.ts';
 import { encKeys } from './handlers/enc-keys.ts';
 import { status } from './handlers/status.ts';
+import { HostileAnswers } from './hostile-answers.ts';
 import { saeIdFromCertificate, type Binding } from './identity-binding.ts';
 import { KmeState } from './kme-state.ts';
 import type { KmsLink } from './kms-link.ts';
 import type { QkdLink } from './qkd-link.ts';
 import type { KmeName, SaeRegistry } from './registry.ts';
 import { requestLine, silentLog, type LogSink } from './request-log.ts';
-import { writeAnswer, type Answer, type DeliveredKey } from './respond.ts';
-import { route } from './router.ts';
+import { render, writeAnswer, type Answer, type DeliveredKey } from './respond.ts';
+import { route, type Operation } from './router.ts';
 import { KmeServer } from './server.ts';
 
 export interface MockKmeOptions {
@@ -28,10 +31,11 @@ export interface MockKmeOptions {
   qkd: QkdLink;
   link: KmsLink;
   deviations: DeviationSwitch;
-  /** PEM of this KME's certificate and key, and of the CA. */
-  tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer };
+  /** PEM of this KME's certificate and key, of the CA, and of the impostor certificate (kme-cert-mismatch). */
+  tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer; impostor?: { cert: string | Buffer; key: string | Buffer } };
   host: string;
   port: number;
+  /** Log sink; it adds the timestamp (request-log.ts `timestamped`). */
   log: LogSink;
   /** Sees every key this KME delivers (tests that scan reports for leaked key material use it). */
   onDeliver?: DeliveryObserver;
@@ -42,8 +46,13 @@ export type DeliveryObserver = (kmeId: string, keys: ReadonlyArray<DeliveredKey>
 /** Header naming the SAE when the transport does not authenticate it (deviations any-client-cert, plain-http). */
 export const SAE_HEADER = 'x-sae-id';
 
+/** The stall deviations, which act on the key endpoints only (Status stays answerable). */
+const STALLS = ['stall-body', 'lying-content-length', 'slow-headers'] as const;
+
 export class MockKme {
   readonly state: KmeState;
+  /** Running hostile answers (stalls, oversized bodies); tests can check none outlives its connection. */
+  readonly hostile = new HostileAnswers();
   private server!: KmeServer;
   private readonly identities = new WeakMap<object, string | undefined>();
 
@@ -60,7 +69,7 @@ export class MockKme {
       timeouts: o.config.timeouts,
       deviations: o.deviations,
       handler: (req, res) => void kme.onRequest(req, res),
-      log: (line) => o.log(`${new Date().toISOString()} ${kme.kmeId} ${line}`),
+      log: (line) => o.log(`${kme.kmeId} ${line}`),
     });
     return kme;
   }
@@ -80,20 +89,21 @@ export class MockKme {
   /** The calling SAE: from a verified client certificate; with a transport deviation also from a header or a default. */
   private identify(req: IncomingMessage): string | undefined {
     const socket = req.socket as TLSSocket;
-    const tls = typeof socket.getPeerCertificate === 'function';
+    const tls = typeof socket.getPeerX509Certificate === 'function';
     if (tls && socket.authorized) {
-      if (!this.identities.has(socket)) this.identities.set(socket, saeIdFromCertificate(socket.getPeerCertificate(), this.o.binding));
+      if (!this.identities.has(socket)) this.identities.set(socket, saeIdFromCertificate(socket.getPeerX509Certificate(), this.o.binding));
       return this.identities.get(socket);
     }
     const dev = this.o.deviations;
     if (!dev.has('any-client-cert') && !dev.has('plain-http')) return undefined;
     const header = req.headers[SAE_HEADER];
     if (typeof header === 'string' && header !== '') return header;
-    const fromCert = tls ? saeIdFromCertificate(socket.getPeerCertificate(), this.o.binding) : undefined;
+    const fromCert = tls ? saeIdFromCertificate(socket.getPeerX509Certificate(), this.o.binding) : undefined;
     return fromCert ?? this.o.registry.attachedTo(this.o.name)[0];
   }
 
-  private async dispatch(req: IncomingMessage, caller: string | undefined, body: Buffer): Promise<Answer> {
+  /** The answer, and the method it answers when the path named one (stalls act on the key methods only). */
+  private async dispatch(req: IncomingMessage, caller: string | undefined, body: Buffer): Promise<{ answer: Answer; op?: Operation }> {
     if (caller === undefined || !this.o.registry.isAttached(caller, this.o.name)) {
       throw unauthorized(caller === undefined ? 'the client certificate carries no SAE ID' : `the SAE of the client certificate is not registered at ${this.kmeId}`);
     }
@@ -101,11 +111,11 @@ export class MockKme {
     const input = { method: r.method, query: r.query, body };
     switch (r.op) {
       case 'status':
-        return status(this.state, caller, r.saeId);
+        return { answer: status(this.state, caller, r.saeId), op: r.op };
       case 'enc_keys':
-        return encKeys(this.state, caller, r.saeId, input);
+        return { answer: await encKeys(this.state, caller, r.saeId, input), op: r.op };
       case 'dec_keys':
-        return decKeys(this.state, caller, r.saeId, input);
+        return { answer: decKeys(this.state, caller, r.saeId, input), op: r.op };
     }
   }
 
@@ -113,40 +123,53 @@ export class MockKme {
     const started = performance.now();
     req.on('error', () => undefined);
     res.on('error', () => undefined);
+    const line = (status: number | string, sae?: string, keys?: DeliveredKey[]): void => {
+      if (this.o.log !== silentLog) this.o.log(requestLine({ kmeId: this.kmeId, method: req.method, url: req.url, status, sae, ms: performance.now() - started, keys }));
+    };
+    const shape = this.server.unauthenticatedShape(req.socket);
+    if (shape) {
+      // deviations unauthenticated-served-*: the request is not even read
+      req.resume();
+      if (shape === 'oversized') this.hostile.oversized(res);
+      else this.hostile.reset(req, res);
+      line(`200 ${shape} (unauthenticated)`);
+      return;
+    }
     let caller: string | undefined;
     let answer: Answer;
+    let op: Operation | undefined;
     try {
       caller = this.identify(req);
       const body = await readBody(req, this.o.config.max_body_bytes);
       if (!body.ok) {
         if (!body.error) return; // the client went away
         answer = body.error;
-      } else answer = await this.dispatch(req, caller, body.bytes);
+      } else ({ answer, op } = await this.dispatch(req, caller, body.bytes));
     } catch (err) {
       answer = err instanceof KmeError ? err : new KmeError(503, 'internal', 'internal error in the mock KME');
-      if (!(err instanceof KmeError)) this.o.log(`${new Date().toISOString()} ${this.kmeId} internal error: ${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]!.slice(0, 200)}` : typeof err}`);
+      if (!(err instanceof KmeError)) this.o.log(`${this.kmeId} internal error: ${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]!.slice(0, 200)}` : typeof err}`);
     }
-    if (this.o.onDeliver && !(answer instanceof KmeError) && 'keys' in answer) this.o.onDeliver(this.kmeId, answer.keys);
+    const keys = answer instanceof KmeError || !('keys' in answer) ? undefined : answer.keys;
+    if (this.o.onDeliver && keys) this.o.onDeliver(this.kmeId, keys);
     try {
+      const stall = op === 'enc_keys' || op === 'dec_keys' ? STALLS.find((d) => this.o.deviations.has(d)) : undefined;
+      if (stall) {
+        const out = render(answer, this.o.deviations);
+        if (stall === 'stall-body') this.hostile.stallBody(res, out);
+        else if (stall === 'lying-content-length') this.hostile.lyingLength(res, out);
+        else this.hostile.slowHeaders(req, out);
+        line(`${out.status} ${stall}`, caller, keys);
+        return;
+      }
       const written = await writeAnswer(req, res, answer, this.o.deviations, this.o.config.slow_answer_ms);
-      if (this.o.log === silentLog) return;
-      this.o.log(
-        requestLine({
-          kmeId: this.kmeId,
-          method: req.method,
-          url: req.url,
-          status: written?.status ?? 'aborted',
-          sae: caller,
-          ms: performance.now() - started,
-          keys: answer instanceof KmeError || !('keys' in answer) ? undefined : answer.keys,
-        }),
-      );
+      line(written?.status ?? 'aborted', caller, keys);
     } catch {
       res.destroy();
     }
   }
 
   async stop(): Promise<void> {
+    this.hostile.stopAll();
     await this.server.close();
   }
 }

@@ -26,7 +26,7 @@ const FAST = { timeouts: { link_ack_ms: 1000, link_connect_ms: 500, link_ping_ms
 
 function clientAt(k: SingleMockKme, sae: string): KmeClient {
   const f = k.saes[sae]!;
-  return new KmeClient(new SaeIdentity({ saeId: sae, ca: readFileSync(k.ca), cert: readFileSync(f.cert), key: readFileSync(f.key), kmeId: k.kmeId, timeoutMs: 5000 }), k.url);
+  return new KmeClient(SaeIdentity.fromFiles({ saeId: sae, ca: k.ca, cert: f.cert, key: f.key, kmeId: k.kmeId, timeoutMs: 5000 }), k.url);
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {

@@ -3,6 +3,7 @@
 // DIR/pki.json so that two single-KME processes share one PKI.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { certificateNames } from '../../src/kme/kme-id.ts';
 import { createTestPki, type PkiSpec, type TestPki } from '../../src/pki/test-pki.ts';
 import { ConfigError, type MockConfig } from './config.ts';
 import { normaliseSerial, type Binding } from './identity-binding.ts';
@@ -28,9 +29,9 @@ export async function ensurePki(dir: string, c: MockConfig): Promise<TestPki> {
     const have = pki.kmes[k.name];
     if (!have) misfit(`it has no ${k.name} certificate`);
     if (have!.kmeId !== k.kmeId) misfit(`${k.name} is ${have!.kmeId}, not ${k.kmeId}`);
-    const san = new X509Certificate(readFileSync(have!.cert)).subjectAltName ?? '';
-    for (const ip of k.ips ?? []) if (!san.includes(`IP Address:${ip}`)) misfit(`${k.name} has no IP address ${ip}`);
-    for (const dns of k.dns ?? []) if (!san.includes(`DNS:${dns}`)) misfit(`${k.name} has no DNS name ${dns}`);
+    const names = certificateNames(new X509Certificate(readFileSync(have!.cert)));
+    for (const ip of k.ips ?? []) if (!names.ips.includes(ip)) misfit(`${k.name} has no IP address ${ip}`);
+    for (const dns of k.dns ?? []) if (!names.dns.includes(dns)) misfit(`${k.name} has no DNS name ${dns}`);
   }
   for (const id of spec.saes) if (!pki.saes[id]) misfit(`it has no certificate for SAE ${id}`);
   return pki;

@@ -4,14 +4,13 @@ import type { TestPki } from '../../src/pki/test-pki.ts';
 import type { MockConfig } from './config.ts';
 import { DeviationSwitch } from './deviation-switch.ts';
 import type { DeviationName } from './deviations.ts';
-import { MockKme } from './kme.ts';
+import type { MockKme } from './kme.ts';
 import { createMemoryLinkPair, type KmsLink } from './kms-link.ts';
 import { TcpKmsLink } from './kms-link-tcp.ts';
-import { bindingFor, KME_FILE, registryFor } from './mock-pki.ts';
 import { urlFor, writeProfile } from './profile.ts';
 import { QkdLink } from './qkd-link.ts';
 import { KME_NAMES, type KmeName } from './registry.ts';
-import { prepare, saeFiles, tlsFor, type CommonOptions } from './setup.ts';
+import { linkOptions, prepare, startKme, type CommonOptions, type SaeFiles } from './setup.ts';
 
 export interface MockPairOptions extends CommonOptions {
   /** Ports of KME A and B (0 = ephemeral, the default). */
@@ -32,7 +31,7 @@ export interface MockPair {
   /** PEM file of the CA that signs every certificate of the mock. */
   ca: string;
   /** SAE certificate and key files by SAE ID, with the KME each is attached to. */
-  saes: Record<string, { kme: KmeName | null; cert: string; key: string }>;
+  saes: SaeFiles;
   /** Target profile YAML (src/target/schema.ts) for this pair: master SAE at A, slave and outsider at B. */
   profilePath: string;
   config: MockConfig;
@@ -57,24 +56,15 @@ export interface MockPair {
  * await pair.stop();
  */
 export async function startMockPair(options: MockPairOptions = {}): Promise<MockPair> {
-  const p = await prepare(options, options.ports ?? {});
-  const { config, pki, log } = p;
+  const p = await prepare(options, KME_NAMES, options.ports ?? {});
+  const { config, pki } = p;
   const deviations = new DeviationSwitch(config.deviations);
   const qkd = config.link.seed ? QkdLink.fromSeed(config.link.seed) : QkdLink.random();
-  const registry = registryFor(config);
-  const binding = bindingFor(config, pki);
   let links: Record<KmeName, KmsLink>;
   let setLinkUp: (up: boolean) => void;
   if (options.link === 'tcp') {
-    const common = {
-      check: qkd.check,
-      ackTimeoutMs: config.timeouts.link_ack_ms,
-      connectTimeoutMs: config.timeouts.link_connect_ms,
-      pingMs: config.timeouts.link_ping_ms,
-      log: (line: string) => log(`${new Date().toISOString()} ${line}`),
-    };
-    const a = await TcpKmsLink.start({ ...common, selfKmeId: config.kmes.A.kme_id, peerKmeId: config.kmes.B.kme_id, tls: tlsFor(pki, KME_FILE.A), listen: { host: '127.0.0.1', port: 0 } });
-    const b = await TcpKmsLink.start({ ...common, selfKmeId: config.kmes.B.kme_id, peerKmeId: config.kmes.A.kme_id, tls: tlsFor(pki, KME_FILE.B), peer: a.listenAddress });
+    const a = await TcpKmsLink.start({ ...linkOptions(p, 'A', qkd), listen: { host: '127.0.0.1', port: 0 } });
+    const b = await TcpKmsLink.start({ ...linkOptions(p, 'B', qkd), peer: a.listenAddress });
     links = { A: a, B: b };
     setLinkUp = () => {
       throw new Error('setLinkUp works with the memory link only; stop a KME process to take a TCP link down');
@@ -87,9 +77,7 @@ export async function startMockPair(options: MockPairOptions = {}): Promise<Mock
   const started: MockKme[] = [];
   try {
     for (const name of KME_NAMES) {
-      started.push(
-        await MockKme.start({ name, config, registry, binding, qkd, link: links[name], deviations, tls: tlsFor(pki, KME_FILE[name]), host: config.host, port: config.kmes[name].port, log, onDeliver: options.onDeliver }),
-      );
+      started.push(await startKme(p, name, { qkd, link: links[name], deviations, onDeliver: options.onDeliver }));
     }
   } catch (err) {
     await Promise.all([...started.map((k) => k.stop()), links.A.close(), links.B.close()]);
@@ -105,7 +93,7 @@ export async function startMockPair(options: MockPairOptions = {}): Promise<Mock
     kmes,
     pki,
     ca: pki.ca,
-    saes: saeFiles(pki, config),
+    saes: p.saes,
     profilePath,
     config,
     setDeviations: (names) => deviations.set(names),

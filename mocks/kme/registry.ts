@@ -32,10 +32,6 @@ export class SaeRegistry {
   attachedTo(kme: KmeName): string[] {
     return [...this.attachment].filter(([, k]) => k === kme).map(([id]) => id);
   }
-
-  all(): Array<{ saeId: string; kme: KmeName }> {
-    return [...this.attachment].map(([saeId, kme]) => ({ saeId, kme }));
-  }
 }
 
 export const peerOf = (kme: KmeName): KmeName => (kme === 'A' ? 'B' : 'A');

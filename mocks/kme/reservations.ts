@@ -41,10 +41,13 @@ export class ReservationStore {
     private readonly delivery: MultiSlaveDelivery,
     /** Most keys held for slaves; beyond it the oldest are dropped (a KME's key store is finite). */
     private readonly capacity = Number.POSITIVE_INFINITY,
+    /** Deviation drop-uncollected-keys, read at every reservation: a new one replaces the master's uncollected keys. */
+    private readonly dropUncollected: () => boolean = () => false,
   ) {}
 
   /** Stores the keys of a reservation for the slaves attached here (a key_ID reused by a buggy master replaces the old key). */
   add(msg: ReservationMessage, localSlaves: readonly string[]): void {
+    if (this.dropUncollected()) this.forgetPending(msg.master_SAE_ID, localSlaves);
     for (const k of msg.keys) {
       this.keys.delete(k.key_ID); // re-insert at the end (Map order = age)
       this.keys.set(k.key_ID, {
@@ -59,6 +62,15 @@ export class ReservationStore {
     for (const oldest of this.keys.keys()) {
       if (this.keys.size <= this.capacity) break;
       this.keys.delete(oldest);
+    }
+  }
+
+  /** deviation drop-uncollected-keys: the keys `master` obtained earlier stop waiting for `slaves`. */
+  private forgetPending(master: string, slaves: readonly string[]): void {
+    for (const [id, k] of this.keys) {
+      if (k.masterSae !== master) continue;
+      for (const s of slaves) k.pending.delete(s);
+      if (k.pending.size === 0) this.keys.delete(id);
     }
   }
 

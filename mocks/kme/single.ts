@@ -5,13 +5,12 @@ import type { TestPki } from '../../src/pki/test-pki.ts';
 import { ConfigError, type MockConfig, type MockConfigInput } from './config.ts';
 import { DeviationSwitch } from './deviation-switch.ts';
 import type { DeviationName } from './deviations.ts';
-import { MockKme } from './kme.ts';
+import type { MockKme } from './kme.ts';
 import { formatHostPort, parseHostPort, TcpKmsLink } from './kms-link-tcp.ts';
-import { bindingFor, KME_FILE, registryFor } from './mock-pki.ts';
 import { urlFor, writeProfile } from './profile.ts';
 import { QkdLink } from './qkd-link.ts';
-import { peerOf, type KmeName } from './registry.ts';
-import { mergeConfig, prepare, saeFiles, tlsFor, type CommonOptions } from './setup.ts';
+import type { KmeName } from './registry.ts';
+import { linkOptions, mergeConfig, prepare, startKme, type CommonOptions, type SaeFiles } from './setup.ts';
 
 export interface MockKmeOptions extends CommonOptions {
   /** Which KME of the pair this process is. */
@@ -33,7 +32,7 @@ export interface SingleMockKme {
   linkAddress?: string;
   pki: TestPki;
   ca: string;
-  saes: Record<string, { kme: KmeName | null; cert: string; key: string }>;
+  saes: SaeFiles;
   /** Target profile (`profile-<name>.yaml` in the PKI directory) when `peerUrl` was given; else null. */
   profilePath: string | null;
   config: MockConfig;
@@ -54,28 +53,20 @@ export interface SingleMockKme {
  */
 export async function startMockKme(options: MockKmeOptions): Promise<SingleMockKme> {
   const name = options.name;
-  const p = await prepare({ ...options, config: mergeConfig((options.config ?? {}) as Record<string, unknown>, { link: options.link ?? {} }) as MockConfigInput }, { [name]: options.port });
-  const { config, pki, log } = p;
+  const p = await prepare({ ...options, config: mergeConfig((options.config ?? {}) as Record<string, unknown>, { link: options.link ?? {} }) as MockConfigInput }, [name], { [name]: options.port });
+  const { config, pki } = p;
   try {
     if (!config.link.seed) throw new ConfigError('a single KME needs the link secret its peer uses: --link-seed HEX (or link.seed in the configuration)');
     const qkd = QkdLink.fromSeed(config.link.seed);
-    const peer = peerOf(name);
     const link = await TcpKmsLink.start({
-      selfKmeId: config.kmes[name].kme_id,
-      peerKmeId: config.kmes[peer].kme_id,
-      tls: tlsFor(pki, KME_FILE[name]),
+      ...linkOptions(p, name, qkd),
       listen: config.link.listen ? parseHostPort(config.link.listen, 'link.listen') : undefined,
       peer: config.link.peer ? parseHostPort(config.link.peer, 'link.peer') : undefined,
-      check: qkd.check,
-      ackTimeoutMs: config.timeouts.link_ack_ms,
-      connectTimeoutMs: config.timeouts.link_connect_ms,
-      pingMs: config.timeouts.link_ping_ms,
-      log: (line) => log(`${new Date().toISOString()} ${line}`),
     });
     const deviations = new DeviationSwitch(config.deviations);
     let kme: MockKme;
     try {
-      kme = await MockKme.start({ name, config, registry: registryFor(config), binding: bindingFor(config, pki), qkd, link, deviations, tls: tlsFor(pki, KME_FILE[name]), host: config.host, port: config.kmes[name].port, log });
+      kme = await startKme(p, name, { qkd, link, deviations, onDeliver: options.onDeliver });
     } catch (err) {
       await link.close();
       throw err;
@@ -91,7 +82,7 @@ export async function startMockKme(options: MockKmeOptions): Promise<SingleMockK
       linkAddress: link.listenAddress ? formatHostPort(link.listenAddress) : undefined,
       pki,
       ca: pki.ca,
-      saes: saeFiles(pki, config),
+      saes: p.saes,
       profilePath,
       config,
       linkUp: () => link.isUp(),

@@ -49,6 +49,23 @@ describe('mock KME: Get status', () => {
     expect((await c.of('SAE_B').status('SAE_A')).data!.stored_key_count).toBe(beforeB - 10);
   });
 
+  it('both ends report the same link count; keys for two SAEs of one KME come from that KME\'s own pool (M12)', async () => {
+    const count = async (sae: string, slave: string): Promise<number> => (await c.of(sae).status(slave)).data!.stored_key_count;
+    const link = async (): Promise<[number, number]> => [await count('SAE_A', 'SAE_B'), await count('SAE_B', 'SAE_A')];
+    const [a0, b0] = await link();
+    expect(a0).toBe(b0);
+    const local0 = await count('SAE_B', 'SAE_C');
+    expect((await c.of('SAE_B').encKeys('SAE_C', { number: 7 })).status).toBe(200);
+    expect(await link()).toEqual([a0, b0]); // the QKD link was not used
+    expect(await count('SAE_B', 'SAE_C')).toBe(local0 - 7);
+    expect((await c.of('SAE_B').encKeys('SAE_A', { number: 3 })).status).toBe(200);
+    expect(await link()).toEqual([a0 - 3, b0 - 3]);
+    // A slave at each KME: the keys cross the link, so the link pays.
+    expect((await c.of('SAE_B').encKeys('SAE_C', { number: 2, additional_slave_SAE_IDs: ['SAE_A'] })).status).toBe(200);
+    expect(await link()).toEqual([a0 - 5, b0 - 5]);
+    expect(await count('SAE_B', 'SAE_C')).toBe(local0 - 7);
+  });
+
   it('401 for a slave registered nowhere, 400 for the caller itself, 401 for an SAE not registered at this KME', async () => {
     expect((await c.of('SAE_A').status('SAE_NOBODY')).status).toBe(401);
     const self = await c.of('SAE_A').status('SAE_A');

@@ -1,9 +1,10 @@
 // Shared by the mock KME tests: a pair per test file and typed/raw clients per SAE identity.
-import { readFileSync } from 'node:fs';
 import { KmeClient } from '../../src/kme/client.ts';
 import { SaeIdentity } from '../../src/kme/identity.ts';
 import type { RawResponse } from '../../src/kme/transport.ts';
-import type { MockPair } from './pair.ts';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startMockPair, type MockPair } from './pair.ts';
+import type { MockConfigInput } from './config.ts';
 import type { KmeName } from './registry.ts';
 
 /** A pool that does not refill, so counts are exact. */
@@ -19,12 +20,8 @@ export interface Clients {
 
 export function clients(pair: MockPair, timeoutMs = 5000): Clients {
   const made: KmeClient[] = [];
-  const ca = readFileSync(pair.ca);
   const make = (saeId: string, kme: KmeName, cert?: string, key?: string): KmeClient => {
-    const c = new KmeClient(
-      new SaeIdentity({ saeId, ca, cert: cert ? readFileSync(cert) : undefined, key: key ? readFileSync(key) : undefined, kmeId: pair.kmes[kme].kmeId, timeoutMs }),
-      pair.kmes[kme].url,
-    );
+    const c = new KmeClient(SaeIdentity.fromFiles({ saeId, ca: pair.ca, cert, key, kmeId: pair.kmes[kme].kmeId, timeoutMs }), pair.kmes[kme].url);
     made.push(c);
     return c;
   };
@@ -48,3 +45,22 @@ export function json(r: RawResponse): Record<string, unknown> {
 }
 
 export const keyBytes = (b64: string): Buffer => Buffer.from(b64, 'base64');
+
+/**
+ * A pair per test file for the deviation tests: started before the file, every deviation switched off
+ * after each test, stopped after the file. `pair()` and `of(sae)` are valid inside tests only.
+ */
+export function deviationPair(config: MockConfigInput): Pick<Clients, 'of' | 'withFiles'> & { pair(): MockPair } {
+  let pair: MockPair;
+  let c: Clients;
+  beforeAll(async () => {
+    pair = await startMockPair({ config, log: false });
+    c = clients(pair);
+  });
+  afterEach(() => pair.setDeviations([]));
+  afterAll(async () => {
+    await c.close();
+    await pair.stop();
+  });
+  return { pair: () => pair, of: (sae, kme) => c.of(sae, kme), withFiles: (...a) => c.withFiles(...a) };
+}

@@ -81,7 +81,7 @@ describe('mock KME transport: mutual TLS', () => {
   it('TLS 1.2 and 1.3 work; TLS 1.1 does not', async () => {
     const files = pair.saes.SAE_A!;
     const id = (v: 'TLSv1.2' | 'TLSv1.3' | 'TLSv1.1') =>
-      new KmeClient(new SaeIdentity({ saeId: 'SAE_A', ca: readFileSync(pair.ca), cert: readFileSync(files.cert), key: readFileSync(files.key), minVersion: v, maxVersion: v, ...(v === 'TLSv1.1' ? { ciphers: 'DEFAULT@SECLEVEL=0' } : {}), timeoutMs: 3000 }), pair.kmes.A.url);
+      new KmeClient(SaeIdentity.fromFiles({ saeId: 'SAE_A', ca: pair.ca, cert: files.cert, key: files.key, minVersion: v, maxVersion: v, ...(v === 'TLSv1.1' ? { ciphers: 'DEFAULT@SECLEVEL=0' } : {}), timeoutMs: 3000 }), pair.kmes.A.url);
     for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
       const client = id(v);
       expect((await client.status('SAE_B')).status, v).toBe(200);
@@ -94,7 +94,7 @@ describe('mock KME transport: mutual TLS', () => {
 
   it('the KME certificate carries the KME ID (the client checks it)', async () => {
     expect((await c.of('SAE_A').status('SAE_B')).status).toBe(200);
-    const wrong = new KmeClient(new SaeIdentity({ saeId: 'SAE_A', ca: readFileSync(pair.ca), cert: readFileSync(pair.saes.SAE_A!.cert), key: readFileSync(pair.saes.SAE_A!.key), kmeId: 'KME_B' }), pair.kmes.A.url);
+    const wrong = new KmeClient(SaeIdentity.fromFiles({ saeId: 'SAE_A', ca: pair.ca, cert: pair.saes.SAE_A!.cert, key: pair.saes.SAE_A!.key, kmeId: 'KME_B' }), pair.kmes.A.url);
     await expect(wrong.status('SAE_B')).rejects.toMatchObject({ kind: 'kme-id-mismatch' });
     await wrong.identity.close();
   });
@@ -229,5 +229,97 @@ describe('mock KME transport: HTTP', () => {
     for (let i = 0; i < 3; i++) s.write('GET /api/v1/keys/SAE_B/status HTTP/1.1\r\nHost: x\r\n\r\n');
     const out = await done;
     expect(out.data.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(3);
+  });
+});
+
+describe('mock KME transport: a refused client is told why (in the log)', () => {
+  let p: MockPair;
+  let cc: Clients;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    p = await startMockPair({ config: { timeouts: { handshake_ms: 1500 } }, log: (l) => lines.push(l) });
+    cc = clients(p);
+  });
+  afterAll(async () => {
+    await cc.close();
+    await p.stop();
+  });
+
+  /** The first log line matching `re`, waiting for it (a refusal is logged when the handshake completes). */
+  async function logged(re: RegExp): Promise<string> {
+    for (let i = 0; i < 250; i++) {
+      const hit = lines.find((l) => re.test(l));
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no log line matches ${re}; lines:\n${lines.join('\n')}`);
+  }
+
+  /** A TLS connection to A with these files and version that sends one request; what the client saw. */
+  function attempt(files: { cert: string; key: string } | undefined, version: 'TLSv1.2' | 'TLSv1.3'): Promise<{ localPort: number; data: string }> {
+    return new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: p.kmes.A.port, ca: readFileSync(p.ca), servername: 'localhost', minVersion: version, maxVersion: version, ...(files ? { cert: readFileSync(files.cert), key: readFileSync(files.key) } : {}) });
+      let localPort = 0;
+      let data = '';
+      const timer = setTimeout(() => s.destroy(), 5000);
+      s.once('connect', () => (localPort = s.localPort ?? 0));
+      s.once('secureConnect', () => s.write('GET /api/v1/keys/SAE_B/status HTTP/1.1\r\nHost: x\r\n\r\n'));
+      s.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.once('close', () => {
+        clearTimeout(timer);
+        resolve({ localPort, data });
+      });
+    });
+  }
+
+  const iso = (text: string): string => new Date(text).toISOString().replace('.000Z', 'Z');
+
+  it('each bad certificate: no HTTP answer; one log line with the peer address and port, the failed check, subject and validity', async () => {
+    const bad = p.pki.bad;
+    const cases: Array<[string, { cert: string; key: string } | undefined, RegExp]> = [
+      ['no certificate', undefined, /no client certificate was presented/],
+      ['another CA', bad.otherCaSae, /UNABLE_TO_VERIFY_LEAF_SIGNATURE \(the certificate is not signed by the CA this KME trusts\); subject "CN=SAE_A, O=qkd-harness test PKI", issuer "CN=qkd-harness other CA/],
+      ['expired', bad.expiredSae, /CERT_HAS_EXPIRED \(the certificate has expired\); subject "CN=SAE_A/],
+      ['not yet valid', bad.notYetValidSae, /CERT_NOT_YET_VALID \(the certificate is not valid yet\); subject "CN=SAE_A/],
+      ['no clientAuth usage', bad.wrongHostKme, /INVALID_PURPOSE \(the certificate is not for TLS client authentication[^)]*\)\); subject "CN=KME_WRONG/],
+    ];
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      for (const [what, files, reason] of cases) {
+        const seen = await attempt(files, version);
+        expect(seen.data, `${what} ${version}`).toBe('');
+        expect(seen.localPort).toBeGreaterThan(0);
+        const line = await logged(new RegExp(`KME_A TLS client 127\\.0\\.0\\.1:${seen.localPort} refused \\(strict\\): `));
+        expect(line, `${what} ${version}`).toMatch(reason);
+        expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z KME_A TLS client /); // one timestamp, from the sink
+        if (files) {
+          const cert = new X509Certificate(readFileSync(files.cert));
+          expect(line).toContain(`valid ${iso(cert.validFrom)} – ${iso(cert.validTo)}`);
+        }
+      }
+    }
+  });
+
+  it('a failed handshake names the peer and the reason; so does a client that hangs up in the handshake', async () => {
+    const old = await new Promise<number>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: p.kmes.A.port, ca: readFileSync(p.ca), minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+      let localPort = 0;
+      s.once('connect', () => (localPort = s.localPort ?? 0));
+      s.on('error', () => undefined);
+      s.once('close', () => resolve(localPort));
+    });
+    expect(await logged(new RegExp(`TLS handshake from 127\\.0\\.0\\.1:${old} failed \\(strict\\): ERR_SSL_\\w+ \\(`))).toMatch(/protocol/);
+    const tcp = netConnect(p.kmes.A.port, '127.0.0.1');
+    const localPort = await new Promise<number>((resolve) => tcp.once('connect', () => resolve(tcp.localPort ?? 0)));
+    tcp.destroy();
+    await logged(new RegExp(`TLS handshake from 127\\.0\\.0\\.1:${localPort} not completed \\(strict\\): the client closed the connection`));
+  });
+
+  it('a valid certificate of an SAE not registered at this KME: 401 with an Error body, logged with the SAE', async () => {
+    const r = await cc.of('SAE_C', 'A').raw({ method: 'GET', path: '/api/v1/keys/SAE_B/status' });
+    expect(r.status).toBe(401);
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(json(r).message).toMatch(/not registered at KME_A/);
+    await logged(/KME_A GET \/api\/v1\/keys\/SAE_B\/status 401 sae=SAE_C /);
   });
 });

@@ -31,6 +31,18 @@ const events = (f: string): PqcEvent[] => {
   }
 };
 
+/**
+ * Waits for what the emulators produce on their own timers: a generous deadline (a loaded 2-core
+ * machine), never a fixed sleep; a healthy run returns as soon as `find` succeeds.
+ */
+async function until<T>(what: string, find: () => T | undefined | false, ms = 30_000): Promise<T> {
+  for (const end = Date.now() + ms; ; await sleep(10)) {
+    const found = find();
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+  }
+}
+
 function pair(scale: number, faults: { alice?: FaultPlan; bob?: FaultPlan } = {}) {
   const dir = tempDir();
   const [pa, pb] = [port++, port++];
@@ -54,7 +66,7 @@ function pair(scale: number, faults: { alice?: FaultPlan; bob?: FaultPlan } = {}
   return { alice: mk('alice', pa, pb), bob: mk('bob', pb, pa) };
 }
 
-describe('PQC emulator (Rosenpass stand-in)', () => {
+describe('PQC emulator (Rosenpass stand-in)', { timeout: 90_000 }, () => {
   it('scales Rosenpass timing: 120 s / 130 s rekey, 180 s reject', () => {
     expect(ROSENPASS).toEqual({ rekeyResponderS: 120, rekeyInitiatorS: 130, rejectAfterS: 180 });
     expect(scaledTiming(0.1)).toMatchObject({ rekeyResponderMs: 12_000, rekeyInitiatorMs: 13_000, rejectAfterMs: 18_000 });
@@ -72,43 +84,49 @@ describe('PQC emulator (Rosenpass stand-in)', () => {
   });
 
   it('both sites get the same key per epoch; the responder rekeys first; expiry writes a stale random key', async () => {
-    const { alice, bob } = pair(0.01); // rekey 1.2 s / 1.3 s, reject 1.8 s
-    await sleep(2_900);
-    const a = events(alice.events).filter((e) => e.why === 'exchanged');
-    const b = events(bob.events).filter((e) => e.why === 'exchanged');
-    expect(a.length).toBeGreaterThanOrEqual(2);
+    // rekey 3.6 s / 3.9 s, reject 5.4 s: the 300 ms between the two rekeys is what "the responder rekeys
+    // first" rests on, so it must outlast a loaded machine's timer delays (at 0.01 it was 100 ms).
+    const { alice, bob } = pair(0.03);
+    const exchanged = (f: string) => events(f).filter((e) => e.why === 'exchanged');
+    await until('two exchanges on both sites', () => exchanged(alice.events).length >= 2 && exchanged(bob.events).length >= 2);
+    const a = exchanged(alice.events);
+    const b = exchanged(bob.events);
     expect(b.map((e) => e.fp).slice(0, 2)).toEqual(a.map((e) => e.fp).slice(0, 2));
     expect(a[0]!.role).toBe('initiator');
     expect(a[1]!.role).toBe('responder'); // bob (responder of epoch 1) starts epoch 2 after 120 s·scale
     const ka = parsePqcKeyFile(readFileSync(alice.key));
     expect(ka).toHaveLength(32);
     await bob.e.stop(); // the peer goes away: alice's key expires
-    await sleep(2_200);
-    const stale = events(alice.events).filter((e) => e.why === 'stale');
-    expect(stale.length).toBe(1);
+    const stoppedAt = Date.now();
+    const staleAfterStop = () => events(alice.events).filter((e) => e.why === 'stale' && e.t >= stoppedAt);
+    await until('alice marks its key stale', () => staleAfterStop().length > 0);
+    await sleep(200); // a second expiry would come at once (the next tick): there must be none
+    expect(staleAfterStop().length).toBe(1);
     expect(parsePqcKeyFile(readFileSync(alice.key))).toHaveLength(32);
   });
 
   it('half-written-pqc fault: a reader sees a truncated key file for a while', async () => {
     const { alice, bob } = pair(1, { bob: new FaultPlan(new Set(['half-written-pqc']), 0, Infinity) });
-    (bob.e.o as { halfWrittenMs?: number }).halfWrittenMs = 800;
-    let sawHalf = false;
-    for (let i = 0; i < 40 && !sawHalf; i++) {
-      await sleep(25);
+    (bob.e.o as { halfWrittenMs?: number }).halfWrittenMs = 1_500;
+    const read = (f: string) => {
       try {
-        sawHalf = readFileSync(bob.key, 'utf8').length === 22;
+        return readFileSync(f, 'utf8');
       } catch {
-        /* not created yet */
+        return undefined; // not created yet
       }
-    }
-    expect(sawHalf).toBe(true);
-    await sleep(1_000);
-    expect(readFileSync(bob.key, 'utf8')).toBe(readFileSync(alice.key, 'utf8'));
+    };
+    await until('a reader sees the half-written file', () => read(bob.key)?.length === 22);
+    await until('the file is complete and equals the peer’s', () => read(bob.key)?.length === 44 && read(bob.key) === read(alice.key));
   });
 
   it('stale-pqc fault: one site replaces its key by a random one marked stale', async () => {
-    const { alice, bob } = pair(0.05, { bob: new FaultPlan(new Set(['stale-pqc']), 800, Infinity) });
-    await sleep(1_400);
+    // The fault starts right after the first exchange (as the lab's @signal does), not at a fixed time that a
+    // loaded machine could reach before the exchange.
+    const plan = new FaultPlan(new Set(['stale-pqc']), Infinity, Infinity);
+    const { alice, bob } = pair(0.05, { bob: plan });
+    await until('the first exchange', () => events(bob.events).length > 0);
+    plan.arm();
+    await until('bob marks its key stale', () => events(bob.events).some((e) => e.why === 'stale'));
     expect(events(bob.events).map((e) => e.why)).toEqual(['exchanged', 'stale']);
     expect(readFileSync(bob.key, 'utf8')).not.toBe(readFileSync(alice.key, 'utf8'));
   });

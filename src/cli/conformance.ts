@@ -16,14 +16,20 @@ interface Options {
   reports: string;
 }
 
-/** Fails fast, in one sentence, when the target cannot be reached at all (exit 3). */
+/**
+ * Fails fast, in one sentence, when the target cannot be reached at all (exit 3). A KME that answers
+ * (any response head, even when the body then fails) is reachable, and a certificate without the
+ * configured kme_id is qkd014/4/7's finding (the role clients do not verify it): both go on to the run.
+ */
 async function preflight(profile: LoadedProfile): Promise<void> {
   const master = clientFor(profile, 'master')!;
   try {
     await master.client.status(profile.saes.slave.id);
   } catch (err) {
-    if (err instanceof KmeTransportError) throw new CannotRunError(`cannot reach KME ${master.kmeName} of ${profile.name} as ${master.saeId}: ${err.message}`);
-    throw err;
+    if (!(err instanceof KmeTransportError)) throw err;
+    if (err.responseStatus !== undefined) return; // it answered: the run judges what followed
+    const hint = err.kind === 'server-identity-mismatch' ? ` (set kmes.${master.kmeName}.servername to a name the certificate carries, or use a URL with one)` : '';
+    throw new CannotRunError(`cannot reach KME ${master.kmeName} of ${profile.name} as ${master.saeId}: ${err.message}${hint}`);
   } finally {
     await closeClients([master]);
   }

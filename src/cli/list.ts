@@ -16,9 +16,10 @@ export function register(program: Command): void {
         const idW = Math.max(...rows.map((r) => r.id.length));
         for (const r of rows) {
           const where = r.tests.length ? r.tests.map((t) => t.file).join(', ') : 'NO TEST';
-          process.stdout.write(`${r.id.padEnd(idW)}  ${r.level.padEnd(6)}  ${r.summary}\n${' '.repeat(idW + 10)}↳ ${where}\n`);
+          process.stdout.write(`${r.id.padEnd(idW)}  ${(r.implied ? `${r.level}*` : r.level).padEnd(7)}  ${r.summary}\n${' '.repeat(idW + 11)}↳ ${where}\n`);
         }
         const missing = rows.filter((r) => r.tests.length === 0);
+        if (rows.some((r) => r.implied)) process.stdout.write('\n* implied: the harness\'s hardening advice, not a "shall" of the standard (at most a warning)\n');
         process.stdout.write(`\n${rows.length} requirements, ${missing.length} without a test${missing.length ? `: ${missing.map((r) => r.id).join(', ')}` : ''}\n`);
       }
       if (rows.some((r) => r.tests.length === 0)) process.exitCode = EXIT.unexpected;

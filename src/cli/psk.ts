@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .description('print the WireGuard PSK (base64): HKDF-SHA3-256(QKD ‖ PQC), the raw QKD key alone, or HKDF-SHA3-256(PQC) alone')
     .option('--qkd <base64>', 'KMS key as the KME returned it (standard base64 of 32 bytes)')
     .option('--pqc <base64>', 'PQC key (standard base64 of 32 bytes)')
-    .option('--pqc-file <file>', 'Rosenpass key_out file (base64 of 32 bytes, no trailing newline)')
+    .option('--pqc-file <file>', 'Rosenpass key_out file (base64 of 32 bytes; one trailing LF or CRLF is stripped with a warning, as Arnika trims it)')
     .option('--mode <mode>', `${PSK_MODES.join(' | ')} (default: from the keys given)`)
     .option('--allow-variable-lengths', 'accept keys of other lengths than 32 bytes (inputs may then collide; warns on stderr)')
     .showHelpAfterError(false) // keep parse errors to one line on stderr
@@ -39,11 +39,13 @@ function derive(opts: DeriveOptions): void {
   }
   const options = { allowVariableLengths: opts.allowVariableLengths === true };
   const qkd = opts.qkd === undefined ? undefined : decodeBase64Strict(opts.qkd, '--qkd');
-  const pqc = opts.pqc !== undefined ? decodeBase64Strict(opts.pqc, '--pqc') : opts.pqcFile !== undefined ? readPqcKeyFile(opts.pqcFile, options) : undefined;
+  // Warnings wait for a successful derivation: bad input stays one line on stderr.
+  const warnings: string[] = [];
+  const pqc =
+    opts.pqc !== undefined ? decodeBase64Strict(opts.pqc, '--pqc') : opts.pqcFile !== undefined ? readPqcKeyFile(opts.pqcFile, { ...options, onWarning: (m) => warnings.push(m) }) : undefined;
   if (qkd === undefined && pqc === undefined) throw new UsageError('give --qkd, --pqc/--pqc-file, or both');
   const result = derivePsk({ qkd, pqc, mode: opts.mode as PskMode | undefined }, options);
-  if (!result.separated) {
-    process.stderr.write('qkd-harness: warning: key lengths outside the separation condition (32 + 32 bytes): other inputs can give the same PSK\n');
-  }
+  if (!result.separated) warnings.push('key lengths outside the separation condition (32 + 32 bytes): other inputs can give the same PSK');
+  for (const w of warnings) process.stderr.write(`qkd-harness: warning: ${w}\n`);
   process.stdout.write(`${result.base64}\n`);
 }

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
-export const TOLERANCES = ['status-code', 'error-body', 'message-text', 'content-type', 'keys-member', 'get-query', 'sae-ids'] as const;
+/** The common field deviations the lenient profile tolerates (one cause, one tolerance: in every check). */
+export const TOLERANCES = ['status-code', 'error-body', 'message-text', 'content-type', 'keys-member', 'get-query', 'sae-ids', 'null-optional'] as const;
 export type Tolerance = (typeof TOLERANCES)[number];
 
 const RequirementSchema = z.object({
@@ -13,21 +14,34 @@ const RequirementSchema = z.object({
   clause: z.string().optional(),
   level: z.enum(['MUST', 'SHOULD', 'MAY']),
   summary: z.string().min(1),
-  tolerates: z.array(z.enum(TOLERANCES)).default([]),
+  /** The harness's own hardening advice, not a "shall" of the standard: reported at most as `warn`. */
+  implied: z.boolean().default(false),
+  /** Why the level is what it is, where that is not obvious from the standard's wording. */
+  rationale: z.string().optional(),
   source: z.string().optional(),
 });
 
-const CatalogueSchema = z.object({ standard: z.string().optional(), requirements: z.array(RequirementSchema).min(1) });
+const ToleranceSchema = z.object({ clause: z.string(), summary: z.string().min(1) });
+
+const CatalogueSchema = z.object({
+  standard: z.string().optional(),
+  tolerances: z.partialRecord(z.enum(TOLERANCES), ToleranceSchema).optional(),
+  requirements: z.array(RequirementSchema).min(1),
+});
 
 export type Requirement = z.infer<typeof RequirementSchema>;
 export type Level = Requirement['level'];
 
 export const REQUIREMENTS_DIR = resolve(fileURLToPath(new URL('../../specs/requirements', import.meta.url)));
 
-const cache = new Map<string, Requirement[]>();
+const cache = new Map<string, z.infer<typeof CatalogueSchema>>();
 
 /** One catalogue by name (`etsi014` → specs/requirements/etsi014.yaml). */
 export function loadCatalogue(name: string): Requirement[] {
+  return catalogue(name).requirements;
+}
+
+function catalogue(name: string): z.infer<typeof CatalogueSchema> {
   const hit = cache.get(name);
   if (hit) return hit;
   const file = join(REQUIREMENTS_DIR, `${name}.yaml`);
@@ -41,8 +55,13 @@ export function loadCatalogue(name: string): Requirement[] {
     if (ids.has(r.id)) throw new Error(`${file}: requirement ${r.id} is listed twice`);
     ids.add(r.id);
   }
-  cache.set(name, parsed.data.requirements);
-  return parsed.data.requirements;
+  cache.set(name, parsed.data);
+  return parsed.data;
+}
+
+/** A tolerated deviation kind as the ETSI 014 catalogue describes it (clause and summary). */
+export function tolerance(kind: Tolerance): { clause: string; summary: string } {
+  return catalogue('etsi014').tolerances?.[kind] ?? { clause: '?', summary: kind };
 }
 
 export function catalogueNames(): string[] {
@@ -52,9 +71,18 @@ export function catalogueNames(): string[] {
     .sort();
 }
 
+/** Catalogue file of an ID's prefix: qkd014/… → etsi014, psk/… → psk, wg/… → wg. */
+const CATALOGUE_OF: Record<string, string> = { qkd014: 'etsi014' };
+
+const byId = new Map<string, Requirement>();
+
 export function requirement(id: string): Requirement {
-  const name = id.startsWith('qkd014/') ? 'etsi014' : id.split('/')[0]!;
+  const hit = byId.get(id);
+  if (hit) return hit;
+  const prefix = id.split('/')[0]!;
+  const name = CATALOGUE_OF[prefix] ?? prefix;
   const r = loadCatalogue(name).find((x) => x.id === id);
   if (!r) throw new Error(`requirement ${id} is not in specs/requirements/${name}.yaml`);
+  byId.set(id, r);
   return r;
 }

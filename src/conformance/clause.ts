@@ -79,6 +79,8 @@ async function annotate(allure: AllureApi, r: Result, target: Target, clause: st
   await allure.suite(clause);
   await allure.label('requirement', r.id);
   await allure.label('level', r.level);
+  if (r.implied) await allure.label('implied', 'true');
+  await allure.label('tag', r.implied ? 'implied' : r.level);
   await allure.label('outcome', r.outcome);
   await allure.label('vendor', target.profile.name);
   await allure.parameter('profile', target.profileName);

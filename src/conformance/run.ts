@@ -33,13 +33,20 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
   const reports = resolve(o.reports);
   mkdirSync(reports, { recursive: true });
   const resultsFile = join(reports, 'conformance-results.jsonl');
+  const keyIdsFile = join(reports, 'key-ids.jsonl');
   rmSync(resultsFile, { force: true });
+  rmSync(keyIdsFile, { force: true });
+  const stallsFile = join(reports, 'conformance-stalls.jsonl'); // the run budget's shared record (src/kme/run-budget.ts)
+  rmSync(stallsFile, { force: true });
   const env: Record<string, string | undefined> = {
     [ENV.target]: o.target ? resolve(o.target) : undefined,
     [ENV.strict]: o.profile === 'strict' ? '1' : '0',
     [ENV.grep]: o.grep,
     [ENV.expectations]: o.expectations ? resolve(o.expectations) : undefined,
     [ENV.results]: resultsFile,
+    [ENV.keyIds]: keyIdsFile,
+    [ENV.runStarted]: String(Date.now()),
+    [ENV.stalls]: stallsFile,
     QKD_REPORTS_DIR: reports,
   };
   for (const [k, v] of Object.entries(env)) {
@@ -78,6 +85,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     walk(file.tasks);
   }
   await vitest.close();
+  rmSync(keyIdsFile, { force: true });
   const rows: ResultRow[] = existsSync(resultsFile)
     ? readFileSync(resultsFile, 'utf8')
         .split('\n')
@@ -90,7 +98,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     seed: propertySeed(),
     started,
     finished: new Date().toISOString(),
-    results: sortRows(rows).map(({ id, level, outcome, message, expected, unexpected, stale, evidence, durationMs }) => ({ id, level, outcome, message, ...(expected ? { expected } : {}), unexpected, stale, ...(evidence ? { evidence } : {}), ...(durationMs !== undefined ? { durationMs } : {}) })),
+    results: sortRows(rows).map(({ id, level, implied, outcome, message, expected, unexpected, stale, evidence, durationMs }) => ({ id, level, ...(implied ? { implied } : {}), outcome, message, ...(expected ? { expected } : {}), unexpected, stale, ...(evidence ? { evidence } : {}), ...(durationMs !== undefined ? { durationMs } : {}) })),
   };
   writeFileSync(join(reports, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { summary, harnessErrors };

@@ -7,6 +7,8 @@ import type { Outcome, ProfileName } from './verdict.ts';
 export interface ResultRow {
   id: string;
   level: Level;
+  /** Hardening advice of the harness, not a "shall" of the standard (at most a warning). */
+  implied?: boolean;
   outcome: Outcome;
   message: string;
   expected?: Outcome;
@@ -51,15 +53,17 @@ export function counts(rows: ResultRow[]): Record<Outcome, number> {
 export function formatTable(s: Summary, width = 100): string {
   const rows = sortRows(s.results);
   const idW = Math.max(2, ...rows.map((r) => r.id.length));
-  const lines = [`${'ID'.padEnd(idW)}  LEVEL   OUTCOME  MESSAGE`];
+  const level = (r: ResultRow): string => (r.implied ? `${r.level}*` : r.level);
+  const lines = [`${'ID'.padEnd(idW)}  LEVEL    OUTCOME  MESSAGE`];
   for (const r of rows) {
     const flag = r.unexpected ? ' ✗' : r.stale ? ' (stale expectation)' : '';
     const msg = `${r.message}${r.expected && r.expected !== r.outcome ? ` [expected ${r.expected}]` : ''}`;
     const room = Math.max(20, width - idW - 20);
-    lines.push(`${r.id.padEnd(idW)}  ${r.level.padEnd(6)}  ${(r.outcome + flag).padEnd(7)}  ${msg.length > room ? `${msg.slice(0, room - 1)}…` : msg}`);
+    lines.push(`${r.id.padEnd(idW)}  ${level(r).padEnd(7)}  ${(r.outcome + flag).padEnd(7)}  ${msg.length > room ? `${msg.slice(0, room - 1)}…` : msg}`);
   }
   const c = counts(rows);
   const unexpected = rows.filter((r) => r.unexpected).length;
+  if (rows.some((r) => r.implied)) lines.push('', '* implied: the harness\'s hardening advice, not a "shall" of the standard; reported at most as warn');
   lines.push('', `${s.target} (${s.profile}, seed ${s.seed}): ${rows.length} requirements — ${c.pass} pass, ${c.fail} fail, ${c.warn} warn, ${c.info} info, ${c.skip} skip, ${c.error} error; ${unexpected} unexpected`);
   return lines.join('\n');
 }

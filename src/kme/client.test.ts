@@ -151,9 +151,24 @@ describe('ETSI 014 client: distinct errors', () => {
     expect((await failure(new KmeClient(identity(), url).status('SAE_B'))).kind).toBe('server-cert-expired');
   });
 
-  it('a server certificate without the expected KME ID → kme-id-mismatch', async () => {
+  it('a server certificate without the expected KME ID → kme-id-mismatch, naming the names it carries', async () => {
     const url = await serve('good');
-    expect((await failure(new KmeClient(identity({ kmeId: 'KME_B' }), url).status('SAE_B'))).kind).toBe('kme-id-mismatch');
+    const err = await failure(new KmeClient(identity({ kmeId: 'KME_B' }), url).status('SAE_B'));
+    expect(err.kind).toBe('kme-id-mismatch');
+    expect(err.message).toMatch(/does not carry the KME ID KME_B \(it carries CN=KME_A, DNS:localhost, URI:urn:qkd-harness:kme:KME_A, IP:127\.0\.0\.1/);
+  });
+
+  it('verifyKmeId: false keeps the expected KME ID but does not refuse a certificate without it', async () => {
+    const url = await serve('good');
+    const id = identity({ kmeId: 'KME_B', verifyKmeId: false });
+    expect(id.kmeId).toBe('KME_B');
+    expect((await new KmeClient(id, url).status('SAE_B')).status).toBe(200);
+    await id.close();
+  });
+
+  it('a host-name mismatch names the names the certificate carries', async () => {
+    const url = await serve('wrongHost');
+    expect((await failure(new KmeClient(identity(), url).status('SAE_B'))).message).toMatch(/does not match the host name localhost dialled \(it carries CN=KME_WRONG, DNS:kme\.invalid\)/);
   });
 
   it('a server that never answers → deadline', async () => {
@@ -180,6 +195,45 @@ describe('ETSI 014 client: distinct errors', () => {
       res.write('{');
     });
     expect((await failure(new KmeClient(identity({ maxResponseBytes: 1024 * 1024 }), url).status('SAE_B'))).kind).toBe('response-too-large');
+  });
+
+  it('a failure after the response head carries its status and never says "without an answer"', async () => {
+    const oversized = await serve('good', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      writeMiB(res, 3, 0x61);
+    });
+    const big = await failure(new KmeClient(identity({ maxResponseBytes: 1024 * 1024 }), oversized).status('SAE_B'));
+    expect(big).toMatchObject({ kind: 'response-too-large', responseStatus: 200 });
+    expect(big.message).toMatch(/the KME answered 200, then the response exceeded the cap/);
+    const reset = await serve('good', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"keys":', () => res.socket?.destroy());
+    });
+    const cut = await failure(new KmeClient(identity(), reset).encKeys('SAE_B'));
+    expect(cut).toMatchObject({ kind: 'connection-reset', responseStatus: 200, afterHead: expect.stringMatching(/connection was closed before the body was complete/) });
+    expect(cut.message).not.toMatch(/without an answer|before any HTTP answer|likely cause/);
+    const stalled = await serve('good', (_req, res) => {
+      res.writeHead(302, { location: '/elsewhere' });
+      res.write('x');
+    });
+    expect(await failure(new KmeClient(identity({ timeoutMs: 300 }), stalled).status('SAE_B'))).toMatchObject({ kind: 'deadline', responseStatus: 302 });
+  });
+
+  it('a failure before any response head has no responseStatus', async () => {
+    const url = await serve('good');
+    const err = await failure(new KmeClient(identity({ cert: undefined, key: undefined }), url).status('SAE_B'));
+    expect(err.responseStatus).toBeUndefined();
+    expect(err.message).not.toMatch(/answered/);
+  });
+
+  it('a plain-HTTP KME needs no TLS material', async () => {
+    const server = createHttpServer((_q, r) => r.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status)));
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const id = new SaeIdentity({ saeId: 'SAE_A', timeoutMs: 2000 });
+    const r = await new KmeClient(id, `http://127.0.0.1:${(server.address() as AddressInfo).port}`).status('SAE_B');
+    await id.close();
+    server.close();
+    expect(r.data?.source_KME_ID).toBe('KME_A');
   });
 
   it('plain HTTP where TLS is expected → protocol', async () => {

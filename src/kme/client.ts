@@ -7,11 +7,13 @@ import type { ZodType } from 'zod';
 import { KmeTransportError } from './errors.ts';
 import type { KeyContainer, KeyIds, KeyRequest, Status, Error as EtsiError } from '../../generated/etsi014-v1/sdk/types.gen.js';
 import { fetchBridge } from './fetch-bridge.ts';
+import { summariseIssues } from '../util/zod-issues.ts';
+import { normalizeBody, utf8Issue, type FormatIssue } from './normalize.ts';
 import type { SaeIdentity } from './identity.ts';
 import { exchange, type RawRequest, type RawResponse } from './transport.ts';
 import { CURRENT } from './version.ts';
 
-export type { KeyContainer, KeyIds, KeyRequest, Status, EtsiError };
+export type { KeyContainer, KeyIds, KeyRequest, Status, EtsiError, FormatIssue };
 
 type SdkOptions = { client: Client; fetch: typeof fetch; throwOnError: false; parseAs: 'text'; responseValidator: undefined };
 
@@ -24,6 +26,11 @@ export interface CallResult<T> {
   error?: unknown;
   /** Set when a 200 body does not validate against the spec: what is wrong, per the generated schema. */
   schemaError?: string;
+  /**
+   * Presentation deviations undone before validation (null optional members, "Keys", invalid UTF-8):
+   * `data` is then the normalised body, and the data-format requirements report each issue once.
+   */
+  formatIssues?: FormatIssue[];
   raw: RawResponse;
 }
 
@@ -49,7 +56,7 @@ export class KmeClient {
    * the generated zod schema ourselves: a body that is not JSON or violates the spec is a finding, and
    * parser messages (which quote the body, i.e. key material) never surface.
    */
-  private async call<T>(schema: ZodType, invoke: (opts: SdkOptions) => Promise<unknown>): Promise<CallResult<T>> {
+  private async call<T>(schema: ZodType, shape: 'status' | 'key-container', invoke: (opts: SdkOptions) => Promise<unknown>): Promise<CallResult<T>> {
     let raw: RawResponse | undefined;
     let failure: KmeTransportError | undefined;
     const f = fetchBridge(this.identity, (r) => {
@@ -66,40 +73,46 @@ export class KmeClient {
     this.onExchange?.(raw);
     const out: CallResult<T> = { status: raw.status, raw };
     const body = raw.json();
+    const issues: FormatIssue[] = [];
+    const utf8 = utf8Issue(raw.body);
+    if (utf8) issues.push(utf8);
     if (raw.status >= 200 && raw.status < 300) {
       if (body === undefined) out.schemaError = 'the body is not JSON';
       else {
-        const parsed = schema.safeParse(body);
-        if (parsed.success) out.data = body as T;
-        else out.schemaError = summariseZod(parsed.error.issues);
+        const normal = normalizeBody(body, shape);
+        issues.push(...normal.issues);
+        const parsed = schema.safeParse(normal.body);
+        if (parsed.success) out.data = normal.body as T;
+        else out.schemaError = summariseIssues(parsed.error.issues);
       }
     } else if (raw.status >= 300) out.error = body ?? raw.text();
+    if (issues.length) out.formatIssues = issues;
     return out;
   }
 
   status(slaveSaeId: string): Promise<CallResult<Status>> {
-    return this.call(zod.zGetStatusResponse, (o) => sdk.getStatus({ ...o, path: { slave_SAE_ID: slaveSaeId } }));
+    return this.call(zod.zGetStatusResponse, 'status', (o) => sdk.getStatus({ ...o, path: { slave_SAE_ID: slaveSaeId } }));
   }
 
   /** Get key, POST form (every request field). */
   encKeys(slaveSaeId: string, body: KeyRequest = {}): Promise<CallResult<KeyContainer>> {
-    return this.call(zod.zGetKeyResponse, (o) => sdk.getKey({ ...o, path: { slave_SAE_ID: slaveSaeId }, body }));
+    return this.call(zod.zGetKeyResponse, 'key-container', (o) => sdk.getKey({ ...o, path: { slave_SAE_ID: slaveSaeId }, body }));
   }
 
   /** Get key, GET form (only `number` and/or `size`). */
   encKeysGet(slaveSaeId: string, query: { number?: number; size?: number } = {}): Promise<CallResult<KeyContainer>> {
-    return this.call(zod.zGetKeyGetResponse, (o) => sdk.getKeyGet({ ...o, path: { slave_SAE_ID: slaveSaeId }, query }));
+    return this.call(zod.zGetKeyGetResponse, 'key-container', (o) => sdk.getKeyGet({ ...o, path: { slave_SAE_ID: slaveSaeId }, query }));
   }
 
   /** Get key with key IDs, POST form (one or many IDs). */
   decKeys(masterSaeId: string, body: KeyIds | string[]): Promise<CallResult<KeyContainer>> {
     const ids: KeyIds = Array.isArray(body) ? { key_IDs: body.map((key_ID) => ({ key_ID })) } : body;
-    return this.call(zod.zGetKeyWithKeyIdsResponse, (o) => sdk.getKeyWithKeyIds({ ...o, path: { master_SAE_ID: masterSaeId }, body: ids }));
+    return this.call(zod.zGetKeyWithKeyIdsResponse, 'key-container', (o) => sdk.getKeyWithKeyIds({ ...o, path: { master_SAE_ID: masterSaeId }, body: ids }));
   }
 
   /** Get key with key IDs, GET form (a single key_ID). */
   decKeysGet(masterSaeId: string, keyId: string): Promise<CallResult<KeyContainer>> {
-    return this.call(zod.zGetKeyWithKeyIdsGetResponse, (o) => sdk.getKeyWithKeyIdsGet({ ...o, path: { master_SAE_ID: masterSaeId }, query: { key_ID: keyId } }));
+    return this.call(zod.zGetKeyWithKeyIdsGetResponse, 'key-container', (o) => sdk.getKeyWithKeyIdsGet({ ...o, path: { master_SAE_ID: masterSaeId }, query: { key_ID: keyId } }));
   }
 
   /** Any method, path, query, headers and body bytes, under this identity's TLS settings and limits. */
@@ -113,12 +126,4 @@ export class KmeClient {
   observed(onExchange: (raw: RawResponse) => void): KmeClient {
     return new KmeClient(this.identity, this.baseUrl, onExchange);
   }
-}
-
-/** One line from zod issues: the paths and what is wrong, no values (which could be key material). */
-function summariseZod(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
 }

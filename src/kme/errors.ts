@@ -19,13 +19,46 @@ export type TransportErrorKind =
 
 export class KmeTransportError extends Error {
   override name = 'KmeTransportError';
+  /**
+   * The HTTP status of the response head, when the failure came after one (a body that was too large,
+   * cut off or too slow). Then the KME did answer: a 2xx/3xx head means it served the request, whatever
+   * happened to the body; only failures without a head can be refusals at the TLS layer.
+   */
+  readonly responseStatus?: number;
+  /** What went wrong after that head, in words that follow "the KME answered 200, then …". */
+  readonly afterHead?: string;
+
   constructor(
     readonly kind: TransportErrorKind,
     message: string,
     readonly code?: string,
+    head?: { status: number; then: string },
   ) {
     super(message);
+    if (head) {
+      this.responseStatus = head.status;
+      this.afterHead = head.then;
+    }
   }
+}
+
+/** What went wrong after a response head, for failures whose own message assumes no answer came. */
+const AFTER_HEAD: Partial<Record<TransportErrorKind, string>> = {
+  deadline: 'the body did not complete within the deadline',
+  'connection-reset': 'the connection was closed before the body was complete',
+  protocol: 'the body was not valid HTTP framing',
+  network: 'the body could not be read',
+};
+
+/**
+ * The same failure, marked as happening after a response head with `status`: the message says the KME
+ * answered (never "without an answer"), and `responseStatus` lets callers judge the head.
+ */
+export function afterResponseHead(err: KmeTransportError, status: number, where: string): KmeTransportError {
+  if (err.responseStatus !== undefined) return err;
+  const own = err.message.startsWith(`${where}: `) ? err.message.slice(where.length + 2) : err.message;
+  const then = `${AFTER_HEAD[err.kind] ?? own}${AFTER_HEAD[err.kind] && err.code ? ` (${err.code})` : ''}`;
+  return new KmeTransportError(err.kind, `${where}: the KME answered ${status}, then ${then}`, err.code, { status, then });
 }
 
 /** Walks an error and its causes for Node/undici/OpenSSL codes. */
@@ -51,18 +84,28 @@ const RULES: Array<[RegExp, TransportErrorKind, string]> = [
   [/UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_CONNECT_TIMEOUT|ETIMEDOUT/, 'deadline', 'the KME did not answer within the deadline'],
   [/ECONNREFUSED/, 'connection-refused', 'the KME refused the connection'],
   [/ENOTFOUND|EAI_AGAIN/, 'host-not-found', 'the KME host name does not resolve'],
-  [/ECONNRESET|UND_ERR_SOCKET|EPIPE|other side closed/, 'connection-reset', 'the KME closed the connection without an answer (under TLS 1.3 this is how a rejected client certificate shows)'],
+  [/ECONNRESET|UND_ERR_SOCKET|EPIPE|other side closed/, 'connection-reset', 'the KME closed the connection before any HTTP answer (under TLS 1.3 this is how a rejected client certificate shows)'],
   [/UND_ERR_INVALID_ARG|HPE_|UND_ERR_RES/, 'protocol', 'the KME answered with something that is not valid HTTP'],
 ];
+
+/** The first `detail` sentence in an error's cause chain (set by our own certificate checks, see identity.ts). */
+function detailOf(err: unknown): string | undefined {
+  for (let e = err as { detail?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 6; e = e.cause as typeof e, depth++) {
+    if (typeof e.detail === 'string') return e.detail;
+  }
+  return undefined;
+}
 
 /** Maps any failure of a request to a KmeTransportError naming what happened and where. */
 export function classifyTransportError(err: unknown, where: string): KmeTransportError {
   if (err instanceof KmeTransportError) return err;
   const codes = codesOf(err);
   const joined = codes.join(' ');
-  for (const [re, kind, text] of RULES) {
+  const detail = detailOf(err);
+  for (const [re, kind, generic] of RULES) {
     const m = joined.match(re);
     if (m) {
+      const text = detail ?? generic;
       // Name the whole code (ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION), not just the part the rule matched.
       const start = joined.lastIndexOf(' ', m.index ?? 0) + 1;
       const token = joined.slice(start).match(/^[\w./-]+/)?.[0] ?? m[0];

@@ -4,11 +4,11 @@ import { X509Certificate } from 'node:crypto';
 import { type PeerCertificate, checkServerIdentity } from 'node:tls';
 import { Agent } from 'undici';
 import { KmeTransportError } from './errors.ts';
-import { kmeIdInCertificate } from './kme-id.ts';
+import { describeCertificateNames, kmeIdInCertificate } from './kme-id.ts';
 
 export interface TlsMaterial {
-  /** PEM of the CA(s) that sign the KME certificate. */
-  ca: string | Buffer;
+  /** PEM of the CA(s) that sign the KME certificate; absent for a plain-HTTP KME (https:// then trusts Node's roots). */
+  ca?: string | Buffer;
   /** PEM client certificate (chain) and key; both or neither (neither only for negative tests). */
   cert?: string | Buffer;
   key?: string | Buffer;
@@ -19,6 +19,12 @@ export interface IdentityOptions extends TlsMaterial {
   saeId: string;
   /** Expected KME ID in the KME certificate (CN, URI SAN ending in the ID, or DNS SAN); unchecked if absent. */
   kmeId?: string;
+  /**
+   * Whether every connection verifies `kmeId` against the KME certificate (default true). The conformance
+   * role clients turn it off: a KME certificate without the ID is qkd014/4/7's finding, not a reason to
+   * refuse every other check (chain and host name are still verified).
+   */
+  verifyKmeId?: boolean;
   /** TLS server name to send and verify; defaults to the URL host. */
   servername?: string;
   minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -50,7 +56,7 @@ export class SaeIdentity {
     this.kmeId = options.kmeId;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    const kmeId = options.kmeId;
+    const kmeId = options.verifyKmeId === false ? undefined : options.kmeId;
     this.dispatcher = new Agent({
       connect: {
         ca: options.ca,
@@ -63,12 +69,12 @@ export class SaeIdentity {
         rejectUnauthorized: true,
         timeout: this.timeoutMs,
         checkServerIdentity: (host: string, cert: PeerCertificate) => {
-          const hostErr = checkServerIdentity(options.servername ?? host, cert);
-          if (hostErr) return hostErr;
+          const name = options.servername ?? host;
+          if (checkServerIdentity(name, cert)) {
+            return certificateNameError('ERR_TLS_CERT_ALTNAME_INVALID', `the KME certificate does not match the host name ${name} dialled (it carries ${describeCertificateNames(new X509Certificate(cert.raw))})`);
+          }
           if (kmeId !== undefined && !kmeIdInCertificate(new X509Certificate(cert.raw), kmeId)) {
-            const err = new Error(`the KME certificate does not carry the KME ID ${kmeId}`) as NodeJS.ErrnoException;
-            err.code = 'ERR_QKD_KME_ID_MISMATCH';
-            return err;
+            return certificateNameError('ERR_QKD_KME_ID_MISMATCH', `the KME certificate does not carry the KME ID ${kmeId} (it carries ${describeCertificateNames(new X509Certificate(cert.raw))})`);
           }
           return undefined;
         },
@@ -79,11 +85,11 @@ export class SaeIdentity {
     });
   }
 
-  /** Loads PEM files for an identity (paths already resolved). */
-  static fromFiles(o: Omit<IdentityOptions, 'ca' | 'cert' | 'key'> & { ca: string; cert?: string; key?: string }): SaeIdentity {
+  /** Loads PEM files for an identity (paths already resolved; all absent for a plain-HTTP KME). */
+  static fromFiles(o: Omit<IdentityOptions, 'ca' | 'cert' | 'key'> & { ca?: string; cert?: string; key?: string }): SaeIdentity {
     return new SaeIdentity({
       ...o,
-      ca: readFileSync(o.ca),
+      ca: o.ca ? readFileSync(o.ca) : undefined,
       cert: o.cert ? readFileSync(o.cert) : undefined,
       key: o.key ? readFileSync(o.key) : undefined,
     });
@@ -106,6 +112,11 @@ export class SaeIdentity {
   }
 }
 
+/** A certificate-name failure whose `detail` (the names the certificate carries) the transport error keeps. */
+function certificateNameError(code: string, detail: string): Error {
+  return Object.assign(new Error(detail), { code, detail });
+}
+
 function diagnoseClientCert(o: IdentityOptions): ReturnType<SaeIdentity['clientCertProblem']> {
   if (!o.cert) return { kind: 'client-cert-rejected', text: 'we presented no client certificate' };
   try {
@@ -114,7 +125,7 @@ function diagnoseClientCert(o: IdentityOptions): ReturnType<SaeIdentity['clientC
     if (Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now) {
       return { kind: 'client-cert-expired', text: `our client certificate is outside its validity (${cert.validFrom} – ${cert.validTo})` };
     }
-    const cas = String(o.ca).match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const cas = String(o.ca ?? '').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
     const issued = cas.some((pem) => {
       const ca = new X509Certificate(pem);
       return cert.checkIssued(ca) && cert.verify(ca.publicKey);

@@ -1,8 +1,9 @@
 // One HTTP exchange with a KME under an identity's TLS settings, a deadline and a response size cap.
 // Both the typed SDK (through the fetch bridge) and raw negative-test requests go through here.
 import { request } from 'undici';
-import { classifyTransportError, KmeTransportError } from './errors.ts';
+import { afterResponseHead, classifyTransportError, KmeTransportError } from './errors.ts';
 import type { SaeIdentity } from './identity.ts';
+import { admitRequest, noteStall } from './run-budget.ts';
 
 export interface RawRequest {
   method: string;
@@ -48,13 +49,17 @@ function encodeBody(body: RawRequest['body'], headers: Record<string, string>): 
   return Buffer.from(JSON.stringify(body), 'utf8');
 }
 
-/** Performs one exchange; throws KmeTransportError (never anything else) when no HTTP answer arrives in time. */
+/**
+ * Performs one exchange; throws KmeTransportError (never anything else) when no complete HTTP answer
+ * arrives in time. A failure after the response head (body too large, cut off, too slow) carries the
+ * head's status as `responseStatus`: the KME did answer, so it is no TLS-layer refusal.
+ */
 export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawRequest): Promise<RawResponse> {
   const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
   const requestBody = encodeBody(req.body, headers);
   const url = buildUrl(baseUrl, req.path, req.query);
   const where = `${req.method} ${url.pathname} at ${url.host}`;
-  const deadline = req.timeoutMs ?? identity.timeoutMs;
+  const deadline = admitRequest(identity, url, where, req.timeoutMs ?? identity.timeoutMs); // run budget: may refuse at once
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -62,6 +67,7 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
     controller.abort();
   }, deadline);
   const started = performance.now();
+  let head: number | undefined;
   try {
     const res = await request(url, {
       method: req.method as 'GET',
@@ -71,6 +77,7 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
       signal: controller.signal,
       maxRedirections: 0,
     } as Parameters<typeof request>[1]);
+    head = res.statusCode;
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > identity.maxResponseBytes) {
       res.body.destroy();
@@ -108,8 +115,13 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
       },
     };
   } catch (err) {
-    if (timedOut) throw new KmeTransportError('deadline', `${where}: no complete answer within the deadline of ${deadline} ms`);
+    if (timedOut) {
+      noteStall(identity, url, where, deadline);
+      const late = new KmeTransportError('deadline', `${where}: no complete answer within the deadline of ${deadline} ms`);
+      throw head === undefined ? late : afterResponseHead(late, head, where);
+    }
     const classified = classifyTransportError(err, where);
+    if (head !== undefined) throw afterResponseHead(classified, head, where);
     const local = classified.kind === 'connection-reset' || classified.kind === 'client-cert-rejected' ? identity.clientCertProblem() : undefined;
     if (local) throw new KmeTransportError(local.kind, `${where}: the KME closed the connection during or after the handshake; likely cause: ${local.text}`, classified.code);
     throw classified;

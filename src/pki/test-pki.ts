@@ -28,9 +28,10 @@ export interface TestPki {
   ca: string;
   kmes: Record<string, CertFiles & { kmeId: string }>;
   saes: Record<string, CertFiles>;
-  /** Negative-test material: an expired SAE certificate, one from another CA, a KME certificate for the wrong host, another CA. */
+  /** Negative-test material: an expired SAE certificate, one not valid yet, one from another CA, a KME certificate for the wrong host, another CA. */
   bad: {
     expiredSae: CertFiles & { saeId: string };
+    notYetValidSae: CertFiles & { saeId: string };
     otherCaSae: CertFiles & { saeId: string };
     otherCa: string;
     wrongHostKme: CertFiles;
@@ -99,6 +100,7 @@ export async function createTestPki(dir: string, spec: PkiSpec = DEFAULT_PKI, op
   const firstSae = spec.saes[0] ?? 'SAE_A';
   const bad: TestPki['bad'] = {
     expiredSae: { ...(await save(dir, 'bad-sae-expired', await issueLeaf(ca, { cn: firstSae, uris: [saeUri(firstSae)], usage: 'client', ...expired }))), saeId: firstSae },
+    notYetValidSae: { ...(await save(dir, 'bad-sae-not-yet-valid', await issueLeaf(ca, { cn: firstSae, uris: [saeUri(firstSae)], usage: 'client', notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 30 * day) }))), saeId: firstSae },
     otherCaSae: { ...(await save(dir, 'bad-sae-other-ca', await issueLeaf(other, { cn: firstSae, uris: [saeUri(firstSae)], usage: 'client' }))), saeId: firstSae },
     otherCa,
     wrongHostKme: await save(dir, 'bad-kme-wrong-host', await issueLeaf(ca, { cn: 'KME_WRONG', dns: ['kme.invalid'], usage: 'server' })),

@@ -22,9 +22,10 @@ describe('site drivers', () => {
   it('runs with a deadline and reports exit codes without throwing', async () => {
     const d = SiteDriver.local();
     expect((await d.run(['sh', '-c', 'echo hi; exit 3'])).code).toBe(3);
-    const slow = await d.run(['sleep', '5'], { timeoutMs: 200 });
+    // The bound only has to tell "killed at the deadline" from "ran to the end" (60 s): it holds under load.
+    const slow = await d.run(['sleep', '60'], { timeoutMs: 200 });
     expect(slow.timedOut).toBe(true);
-    expect(slow.elapsedMs).toBeLessThan(2_000);
+    expect(slow.elapsedMs).toBeLessThan(20_000);
     await expect(d.check(['sh', '-c', 'echo nope >&2; exit 1'])).rejects.toThrow(/failed \(exit 1\): nope/);
     expect(await d.check(['cat'], { input: 'abc' })).toBe('abc');
   });

@@ -76,6 +76,31 @@ describe('target profile loader', () => {
     expect(refusal(VALID.replace('cert: a.pem', 'cert: missing.pem'))).toMatch(/field saes\.master\.cert names missing\.pem, which does not exist \(resolved to .*missing\.pem\)/);
   });
 
+  it('loads a plain-HTTP profile without any TLS files', () => {
+    const plain = `name: arnika-kms-sim
+kmes:
+  A: { url: http://kms-a.example:8080, kme_id: KME_A }
+  B: { url: http://kms-b.example:8080 }
+saes:
+  master: { id: SAE_A, kme: A }
+  slave:  { id: SAE_B, kme: B }
+`;
+    const p = loadTargetProfile(write('plain.yaml', plain));
+    expect(p.kmes.A!.ca).toBeUndefined();
+    expect(p.saes.master.cert).toBeUndefined();
+  });
+
+  it('still requires the TLS files of an https:// KME, naming the field', () => {
+    expect(refusal(VALID.replace('url: https://kme-b.example:8443, ca: ca.pem', 'url: https://kme-b.example:8443'))).toMatch(/field kmes\.B\.ca is required for an https:\/\/ KME/);
+    expect(refusal(VALID.replace(', cert: a.pem', ''))).toMatch(/field saes\.master\.cert is required: KME "A" is https:\/\//);
+    expect(refusal(VALID.replace(', key: b.key', ''))).toMatch(/field saes\.slave\.key is required/);
+  });
+
+  it('refuses a plain-HTTP SAE with a certificate but no key', () => {
+    const text = VALID.replace('https://kme-a.example:8443, ca: ca.pem', 'http://kme-a.example:8080').replace(', key: a.key', '');
+    expect(refusal(text)).toMatch(/field saes\.master\.key is missing: a client certificate and its key go together/);
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     expect(refusal('name: [unclosed\n')).toMatch(/:\d+:\d+: not valid YAML/);
   });

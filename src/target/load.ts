@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { TargetProfileSchema, type TargetProfile } from './schema.ts';
 import { UsageError } from '../cli/exit.ts';
+import { issueText } from '../util/zod-issues.ts';
 
 export class ProfileError extends UsageError {
   override name = 'ProfileError';
@@ -79,8 +80,7 @@ export function parseTargetProfile(text: string, path: string, env: NodeJS.Proce
   const parsed = TargetProfileSchema.safeParse(doc.toJS());
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const keys = issue.code === 'unrecognized_keys' ? ` (unknown: ${issue.keys.join(', ')})` : '';
-    fail(issue.path as Path, `${issue.message}${keys}`);
+    fail(issue.path as Path, issueText(issue));
   }
   const profile = parsed.data as TargetProfile;
   const base = dirname(path);
@@ -89,12 +89,13 @@ export function parseTargetProfile(text: string, path: string, env: NodeJS.Proce
     if (!existsSync(abs)) fail(p, `names ${value}, which does not exist (resolved to ${abs})`);
     return abs;
   };
-  for (const [name, kme] of Object.entries(profile.kmes)) kme.ca = file(['kmes', name, 'ca'], kme.ca);
+  // TLS files are absent only for plain-HTTP KMEs (the schema requires them for https://).
+  for (const [name, kme] of Object.entries(profile.kmes)) if (kme.ca) kme.ca = file(['kmes', name, 'ca'], kme.ca);
   for (const role of ['master', 'slave', 'outsider'] as const) {
     const sae = profile.saes[role];
     if (!sae) continue;
-    sae.cert = file(['saes', role, 'cert'], sae.cert);
-    sae.key = file(['saes', role, 'key'], sae.key);
+    if (sae.cert) sae.cert = file(['saes', role, 'cert'], sae.cert);
+    if (sae.key) sae.key = file(['saes', role, 'key'], sae.key);
   }
   const expired = profile.negative?.expired_client;
   if (expired) {

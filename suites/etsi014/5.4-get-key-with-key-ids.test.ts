@@ -2,15 +2,46 @@
 import { randomUUID } from 'node:crypto';
 import { check } from '../../src/conformance/check.ts';
 import { defineClause } from '../../src/conformance/clause.ts';
-import { Failure, Skip, type CheckContext } from '../../src/conformance/context.ts';
+import { CannotEvaluate, Failure, Skip, type CheckContext } from '../../src/conformance/context.ts';
 import { MESSAGES, errorBodyProblem, expect400, expectKeys, expectSameKeys } from '../../src/conformance/expect.ts';
-import type { KeyContainer } from '../../src/kme/client.ts';
+import type { CallResult, KeyContainer } from '../../src/kme/client.ts';
 
-/** Keys the master obtained for the slave (a fresh enc_keys call). */
-async function masterKeys(t: CheckContext, number: number): Promise<{ container: KeyContainer; size: number }> {
+/**
+ * Keys the master obtained for the slave (a fresh enc_keys call): a prerequisite of every dec_keys check,
+ * so a refused or wrong enc_keys makes the check an error naming it, never a verdict on clause 5.4.
+ */
+async function masterKeys(t: CheckContext, number: number, via: 'POST' | 'GET' = 'POST'): Promise<{ container: KeyContainer; size: number }> {
   const st = await t.status();
-  const n = Math.min(number, st.max_key_per_request);
-  return { container: expectKeys(await t.master.encKeys(t.slaveId, { number: n }), n, st.key_size, `POST enc_keys number=${n} (master)`), size: st.key_size };
+  const n = via === 'GET' ? 1 : Math.max(1, Math.min(number, st.max_key_per_request));
+  const what = via === 'GET' ? 'GET enc_keys (master)' : `POST enc_keys number=${n} (master)`;
+  const container = await t.prerequisite(what, async () => expectKeys(via === 'GET' ? await t.master.encKeysGet(t.slaveId) : await t.master.encKeys(t.slaveId, { number: n }), n, st.key_size, what));
+  return { container, size: st.key_size };
+}
+
+/**
+ * A dec_keys request that must be refused (400 "not found" or 401) and serve nothing: 200 is a key
+ * handed to the wrong party; another 4xx is the status-code deviation; anything else is not a refusal.
+ */
+function expectRefused(r: CallResult<KeyContainer>, what: string): void {
+  if (r.status === 400 || r.status === 401) return;
+  if (r.status === 200) throw new Failure(`${what}: served (200${r.data ? ` with ${r.data.keys.length} key(s)` : ''}) instead of 400 "not found" or 401`);
+  throw new Failure(`${what}: expected 400 or 401, got ${r.status}`, r.status > 400 && r.status < 500 ? 'status-code' : undefined);
+}
+
+/**
+ * The slave still gets the keys after attempts by others: nothing was consumed. Only presence is judged
+ * here (key_IDs and sizes); whether the bytes match the master's is qkd014/5.4/1's finding.
+ */
+async function slaveStillGets(t: CheckContext, container: KeyContainer, size: number, after: string): Promise<void> {
+  await t.soft(async () => {
+    const ids = container.keys.map((k) => k.key_ID);
+    const r = await t.slave.decKeys(t.masterId, ids);
+    const which = ids.length === 1 ? `key_ID ${ids[0]}` : `${ids.length} key_IDs`;
+    if (r.status !== 200) throw new Failure(`the real slave got ${r.status} for ${which} after ${after}: that request used up the key`);
+    const got = expectKeys(r, ids.length, size, `POST dec_keys by the real slave after ${after}`);
+    const missing = ids.filter((id) => !got.keys.some((k) => k.key_ID === id));
+    if (missing.length) throw new Failure(`the real slave's answer after ${after} lacks key_ID(s) ${missing.join(', ')}`);
+  });
 }
 
 await defineClause('5.4 Get key with key IDs', import.meta.url, [
@@ -30,18 +61,23 @@ await defineClause('5.4 Get key with key IDs', import.meta.url, [
   check('qkd014/5.4/3', async (t) => {
     const { container, size } = await masterKeys(t, 1);
     const id = container.keys[0]!.key_ID;
-    expectKeys(await t.slave.decKeys(t.masterId, [id]), 1, size, 'first POST dec_keys (slave)');
-    const again = await t.slave.decKeys(t.masterId, [id]);
-    if (again.status === 200) throw new Failure(`key_ID ${id} was delivered a second time by the slave's KME (keys are not removed after delivery)`);
-    expect400(again, 'second POST dec_keys for the same key_ID', MESSAGES.notFound);
-    const viaGet = await t.slave.decKeysGet(t.masterId, id);
-    if (viaGet.status === 200) throw new Failure(`key_ID ${id} was delivered a second time through GET dec_keys`);
+    await t.prerequisite('first POST dec_keys (slave)', async () => expectKeys(await t.slave.decKeys(t.masterId, [id]), 1, size, 'first POST dec_keys (slave)'));
+    await t.soft(async () => {
+      const again = await t.slave.decKeys(t.masterId, [id]);
+      if (again.status === 200) throw new Failure(`key_ID ${id} was delivered a second time by POST dec_keys (keys are not removed after delivery)`);
+      expect400(again, 'second POST dec_keys for the same key_ID', MESSAGES.notFound);
+    });
+    await t.soft(async () => {
+      const viaGet = await t.slave.decKeysGet(t.masterId, id);
+      if (viaGet.status === 200) throw new Failure(`key_ID ${id} was delivered a second time through GET dec_keys`);
+      expect400(viaGet, 'GET dec_keys for the delivered key_ID', MESSAGES.notFound);
+    });
   }),
 
   check('qkd014/5.4/4', async (t) => {
     const id = randomUUID();
-    expect400(await t.slave.decKeys(t.masterId, [id]), `POST dec_keys with an unknown key_ID ${id}`, MESSAGES.notFound);
-    expect400(await t.slave.decKeysGet(t.masterId, id), `GET dec_keys?key_ID=${id} (unknown)`, MESSAGES.notFound);
+    await t.soft(async () => expect400(await t.slave.decKeys(t.masterId, [id]), `POST dec_keys with an unknown key_ID ${id}`, MESSAGES.notFound));
+    await t.soft(async () => expect400(await t.slave.decKeysGet(t.masterId, id), `GET dec_keys?key_ID=${id} (unknown)`, MESSAGES.notFound));
   }),
 
   check('qkd014/5.4/5', async (t) => {
@@ -49,12 +85,15 @@ await defineClause('5.4 Get key with key IDs', import.meta.url, [
     if (!outsider) throw new Skip('the target profile has no outsider SAE');
     const { container, size } = await masterKeys(t, 1);
     const ids = container.keys.map((k) => k.key_ID);
-    const r = await t.client('outsider').decKeys(t.masterId, ids);
-    if (r.status !== 401) throw new Failure(`${outsider.saeId}, not named as slave, got ${r.status} from POST dec_keys instead of 401${r.status === 200 ? ' — and the key' : ''}`);
-    const g = await t.client('outsider').decKeysGet(t.masterId, ids[0]!);
-    if (g.status !== 401) throw new Failure(`${outsider.saeId}, not named as slave, got ${g.status} from GET dec_keys instead of 401`);
-    // The refusal must not have used up the slave's key.
-    expectSameKeys(container, expectKeys(await t.slave.decKeys(t.masterId, ids), 1, size, 'POST dec_keys by the real slave afterwards'), 'slave after the refusal');
+    await t.soft(async () => {
+      const r = await t.client('outsider').decKeys(t.masterId, ids);
+      if (r.status !== 401) throw new Failure(`${outsider.saeId}, not named as slave, got ${r.status} from POST dec_keys instead of 401${r.status === 200 ? ' — and the key' : ''}`);
+    });
+    await t.soft(async () => {
+      const g = await t.client('outsider').decKeysGet(t.masterId, ids[0]!);
+      if (g.status !== 401) throw new Failure(`${outsider.saeId}, not named as slave, got ${g.status} from GET dec_keys instead of 401${g.status === 200 ? ' — and the key' : ''}`);
+    });
+    await slaveStillGets(t, container, size, `the refusals of ${outsider.saeId}`);
   }),
 
   check('qkd014/5.4/6', async (t) => {
@@ -75,5 +114,72 @@ await defineClause('5.4 Get key with key IDs', import.meta.url, [
     const after = await t.slave.decKeys(t.masterId, [id]);
     if (after.status === 200) expectSameKeys(container, expectKeys(after, 1, size, 'dec_keys after a mixed request'), 'after a mixed request');
     return { info: `a mixed valid/unknown request answered ${mixed.status}; the valid key was ${after.status === 200 ? 'still available' : 'consumed'} afterwards` };
+  }),
+
+  // Retention: the master asks several times before the slave collects anything; every call's keys must
+  // still be there, collected newest first, oldest by GET, and the rest mixed in one request.
+  check('qkd014/5.4/8', async (t) => {
+    const calls: Array<{ what: string; container: KeyContainer; size: number }> = [];
+    const made = async (what: string, keys: Promise<{ container: KeyContainer; size: number }>): Promise<void> => {
+      calls.push({ what: `enc_keys call #${calls.length + 1} (${what})`, ...(await keys) });
+    };
+    await made('POST, 1 key', masterKeys(t, 1));
+    await made('GET, 1 key', masterKeys(t, 1, 'GET'));
+    await made('POST, 2 keys', masterKeys(t, 2));
+    await made('POST, 1 key', masterKeys(t, 1));
+    const ids = calls.flatMap((c) => c.container.keys.map((k) => k.key_ID));
+    const again = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (again) throw new CannotEvaluate(`prerequisite enc_keys calls failed: key_ID ${again} was handed out by two of them, so they are not ${calls.length} outstanding sets of keys (see qkd014/5.3/15)`);
+    const collect = async (which: number[], via: 'POST' | 'GET'): Promise<void> => {
+      const chosen = which.map((i) => calls[i]!);
+      const container: KeyContainer = { keys: chosen.flatMap((c) => c.container.keys) };
+      const ids = container.keys.map((k) => k.key_ID);
+      const later = (c: (typeof calls)[number]): number => calls.length - 1 - calls.indexOf(c);
+      const of = chosen.map((c) => `${c.what}${later(c) ? `, followed by ${later(c)} more enc_keys call(s)` : ', the last one'}`).join(' and ');
+      if (via === 'GET') {
+        for (const k of container.keys) {
+          await t.soft(async () => {
+            const r = await t.slave.decKeysGet(t.masterId, k.key_ID);
+            if (r.status !== 200) throw new Failure(`the key of ${of} is no longer retrievable: GET dec_keys for key_ID ${k.key_ID} answered ${r.status}`);
+            expectSameKeys({ keys: [k] }, expectKeys(r, 1, chosen[0]!.size, `GET dec_keys for the key of ${of}`), `GET dec_keys for the key of ${of}`);
+          });
+        }
+        return;
+      }
+      await t.soft(async () => {
+        const r = await t.slave.decKeys(t.masterId, ids);
+        if (r.status !== 200) throw new Failure(`the keys of ${of} are no longer retrievable: POST dec_keys for ${ids.length} key_ID(s) answered ${r.status}`);
+        expectSameKeys(container, expectKeys(r, ids.length, chosen[0]!.size, `POST dec_keys for the keys of ${of}`), `POST dec_keys for the keys of ${of}`);
+      });
+    };
+    await collect([2], 'POST'); // a later call's keys first
+    await collect([0], 'GET'); // the oldest by GET
+    await collect([1, 3], 'POST'); // two calls' keys in one request
+    return { pass: `the keys of ${calls.length} outstanding enc_keys calls were all retrieved out of order` };
+  }),
+
+  // The path names the master SAE the keys were obtained by (ambiguity 1): naming another is refused and costs the slave nothing.
+  check('qkd014/5.4/9', async (t) => {
+    const { container, size } = await masterKeys(t, 1);
+    const ids = container.keys.map((k) => k.key_ID);
+    const registered = t.role('outsider')?.saeId ?? t.slaveId; // an SAE the KME knows, but not this key's master
+    const unknown = `QKDH_NO_SUCH_MASTER_${randomUUID().slice(0, 8)}`;
+    await t.soft(async () => expectRefused(await t.slave.decKeys(registered, ids), `POST dec_keys naming ${registered} as master (the key's master is ${t.masterId})`));
+    await t.soft(async () => expectRefused(await t.slave.decKeysGet(unknown, ids[0]!), `GET dec_keys naming the unknown master ${unknown}`));
+    await slaveStillGets(t, container, size, 'dec_keys naming another master');
+  }),
+
+  // The master was not named as slave of its own key: redeeming it at its own KME is a 401 and consumes nothing.
+  check('qkd014/5.4/10', async (t) => {
+    const { container, size } = await masterKeys(t, 1);
+    const id = container.keys[0]!.key_ID;
+    const judge = (r: CallResult<KeyContainer>, what: string): void => {
+      if (r.status === 401) return;
+      if (r.status === 200) throw new Failure(`${what}: the master SAE ${t.masterId} was handed its own key (200) instead of 401`);
+      throw new Failure(`${what}: expected 401, got ${r.status}`);
+    };
+    await t.soft(async () => judge(await t.master.decKeys(t.masterId, [id]), `POST dec_keys by the master SAE for its own key_ID ${id}`));
+    await t.soft(async () => judge(await t.master.decKeysGet(t.masterId, id), `GET dec_keys by the master SAE for its own key_ID ${id}`));
+    await slaveStillGets(t, container, size, "the master's attempts");
   }),
 ]);

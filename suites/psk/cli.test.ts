@@ -7,11 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadVectors, leaksKey, root } from './helpers.ts';
 
-interface PskCase { name: string; mode: string; qkd: string | null; pqc: string | null; psk: string }
+interface PskCase { name: string; mode: string; qkd: string | null; pqc: string | null; psk: string; pqc_file?: string }
 const cases = loadVectors<PskCase>('psk.json').cases;
 const known = cases.find((c) => c.name === 'key-control.md known answer')!;
 const pqcOnly = cases.find((c) => c.name === 'pqc-only 32 #0')!;
 const qkdOnly = cases.find((c) => c.name === 'qkd-only 32 #0')!;
+const arnikaFile = cases.find((c) => c.pqc_file !== undefined)!; // a key file as Arnika's CI writes it
 
 const dir = mkdtempSync(join(tmpdir(), 'qkd-harness-psk-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +37,8 @@ function expectPsk(run: Run, psk: string, what: string) {
   expect(run.stderr, what).toBe('');
 }
 
-describe('qkd-harness psk derive', () => {
+// Every test spawns CLI processes (~0.5 s of CPU each): on a loaded 2-core machine that outlasts 30 s.
+describe('qkd-harness psk derive', { timeout: 120_000 }, () => {
   it('psk/26 --qkd with --pqc or --pqc-file prints the hybrid PSK and a newline, nothing else', async () => {
     const runs = await Promise.all([
       derive('--qkd', known.qkd!, '--pqc', known.pqc!),
@@ -68,7 +70,9 @@ describe('qkd-harness psk derive', () => {
       ['no key', [], /give --qkd, --pqc\/--pqc-file, or both/],
       ['empty PQC file', ['--qkd', q, '--pqc-file', file('empty', '')], /is empty/],
       ['half-written PQC file', ['--qkd', q, '--pqc-file', file('half', known.pqc!.slice(0, 20))], /truncated: 20 of 44/],
-      ['PQC file with newline', ['--qkd', q, '--pqc-file', file('nl', `${known.pqc!}\n`)], /ends with a newline/],
+      ['PQC file with two LFs', ['--qkd', q, '--pqc-file', file('nl2', `${known.pqc!}\n\n`)], /ends with more than one line ending/],
+      ['PQC file with space and LF', ['--qkd', q, '--pqc-file', file('splf', `${known.pqc!} \n`)], /whitespace at offset 44/],
+      ['PQC file with LF, then a bad QKD key', ['--qkd', short, '--pqc-file', file('lf-short', `${known.pqc!}\n`)], /QKD key is 31 bytes/],
       ['missing PQC file', ['--qkd', q, '--pqc-file', join(dir, 'nope')], /ENOENT/],
       ['mode needing PQC', ['--mode', 'hybrid', '--qkd', q], /mode hybrid needs a PQC key/],
       ['unknown mode', ['--mode', 'both', '--qkd', q], /--mode must be one of/],
@@ -84,6 +88,24 @@ describe('qkd-harness psk derive', () => {
       expect(run.stderr, name).toMatch(message);
       expect(run.stderr, name).toMatch(/^(qkd-harness|error): /);
       for (const k of secrets) expect(leaksKey(run.stderr, k), `${name}: stderr shows key material`).toBe(false);
+    });
+  });
+
+  it('psk/33 --pqc-file with one trailing LF or CRLF (as Arnika trims it) prints the known-answer PSK and one warning line without key material', async () => {
+    const text = arnikaFile.pqc_file!;
+    expect(text.endsWith('\n') && !text.endsWith('\r\n'), 'the vector file ends with LF').toBe(true);
+    const runs = await Promise.all([
+      derive('--qkd', arnikaFile.qkd!, '--pqc-file', file('arnika-lf', text)),
+      derive('--qkd', arnikaFile.qkd!, '--pqc-file', file('arnika-crlf', text.replace(/\n$/, '\r\n'))),
+    ]);
+    const key = new Uint8Array(Buffer.from(arnikaFile.pqc!, 'base64'));
+    runs.forEach((run, i) => {
+      const eol = ['LF', 'CRLF'][i]!;
+      expect(run.code, `${eol}: exit code (stderr: ${run.stderr})`).toBe(0);
+      expect(run.stdout === 'yvaFBYRB3hMbuFfuFUmvRbuTucJ0i/xHpyzhq/dWOnw=\n', `${eol}: stdout is not the known-answer PSK + newline`).toBe(true);
+      expect(run.stdout === `${arnikaFile.psk}\n`, `${eol}: stdout is not the vector's PSK`).toBe(true);
+      expect(run.stderr, eol).toMatch(new RegExp(`^qkd-harness: warning: PQC key file \\S+ ends with ${eol}: stripped it as Arnika does[^\\n]*\\n$`));
+      expect(leaksKey(run.stderr, key), `${eol}: the warning shows key material`).toBe(false);
     });
   });
 

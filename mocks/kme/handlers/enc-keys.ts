@@ -5,19 +5,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import { KmeError, MESSAGES, overLimit } from '../errors.ts';
 import type { KmeState } from '../kme-state.ts';
+import { keyMaker } from '../key-material.ts';
 import { LinkError } from '../kms-link.ts';
 import { peerOf } from '../registry.ts';
 import type { ReservationMessage } from '../reservations.ts';
 import type { Answer, DeliveredKey } from '../respond.ts';
 import { printable } from '../request-log.ts';
-import { encKeysBody, encKeysQuery, type KeyRequest } from './parse.ts';
+import { encKeysBody, encKeysQuery, type KeyMethodInput, type KeyRequest } from './parse.ts';
 import { checkSlave } from './slave-check.ts';
-
-export interface EncKeysInput {
-  method: 'GET' | 'POST';
-  query: URLSearchParams;
-  body: Buffer;
-}
 
 const name40 = (n: string): string => printable(n, 100);
 
@@ -44,7 +39,7 @@ function checkExtensions(k: KmeState, r: KeyRequest): void {
   }
 }
 
-export async function encKeys(k: KmeState, caller: string, slave: string, input: EncKeysInput): Promise<Answer> {
+export async function encKeys(k: KmeState, caller: string, slave: string, input: KeyMethodInput): Promise<Answer> {
   const c = k.config;
   const dev = k.deviations;
   checkSlave(k, caller, slave);
@@ -75,16 +70,19 @@ export async function encKeys(k: KmeState, caller: string, slave: string, input:
   // Take the bits: from the pool (counted in the requested size) and from this KME's lane.
   const removes = !dev.has('keys-not-removed');
   const poolBits = number * size;
-  if (removes ? !k.pool.tryTake(poolBits) : k.pool.level() < poolBits) {
-    throw new KmeError(503, 'exhausted', `not enough key material: ${number} key(s) of ${size} bits requested, ${k.pool.keys(size)} available; keys are being replenished`);
+  const pool = k.poolFor(slaves); // the link's pool, or this KME's own for a local pair (M12)
+  if (removes ? !pool.tryTake(poolBits) : pool.level() < poolBits) {
+    throw new KmeError(503, 'exhausted', `not enough key material: ${number} key(s) of ${size} bits requested, ${pool.keys(size)} available; keys are being replenished`);
   }
   const bytesPerKey = Math.ceil(bits / 8);
   const start = k.cursor;
   if (removes) k.cursor += number * bytesPerKey;
+  // deviation non-uuid-key-ids-large: only what a default single-key request would not show
+  const plainIds = dev.has('non-uuid-key-ids') || (dev.has('non-uuid-key-ids-large') && (number > 1 || size !== c.key_size));
   const reserved = Array.from({ length: number }, (_, i) => {
     const offset = start + i * bytesPerKey;
     let id = k.lane.keyId(dev.has('repeated-key-ids') ? i : offset);
-    if (dev.has('non-uuid-key-ids')) id = id.replace(/-/g, '');
+    if (plainIds) id = id.replace(/-/g, '');
     return { key_ID: id, offset, size: bits };
   });
 
@@ -102,13 +100,15 @@ export async function encKeys(k: KmeState, caller: string, slave: string, input:
     try {
       await k.link.reserve(msg);
     } catch (err) {
-      if (removes) k.pool.give(poolBits); // the lane bits stay burnt: the peer may have stored them
+      if (removes) pool.give(poolBits); // the lane bits stay burnt: the peer may have stored them
       const why = err instanceof LinkError ? err.message : 'the KMS link failed';
       throw new KmeError(503, 'link-down', `the keys cannot be reserved at the slave's KME ${k.peerKmeId}: ${why}`);
     }
   }
   if (local.length) k.store.add(msg, local);
+  k.issued.add(msg, [caller]); // so dec_keys can tell the master (401) from an unknown key_ID
 
-  const keys: DeliveredKey[] = reserved.map((rk) => ({ key_ID: rk.key_ID, key: k.lane.key(rk.offset, rk.size) }));
+  const make = keyMaker(dev);
+  const keys: DeliveredKey[] = reserved.map((rk) => ({ key_ID: rk.key_ID, key: make(k.lane, rk) }));
   return { status: 200, keys };
 }

@@ -4,16 +4,19 @@ import type { z } from 'zod';
 import { zKeyIds, zKeyRequest } from '../../../generated/etsi014-v1/sdk/zod.gen.ts';
 import { parseJsonObject } from '../body.ts';
 import { badRequest } from '../errors.ts';
+import { summariseIssues } from '../../../src/util/zod-issues.ts';
 
 export type KeyRequest = z.infer<typeof zKeyRequest>;
 
-/** One line naming the fields that are wrong, never their values. */
-function problems(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
+/** The request of a key method (enc_keys or dec_keys) as its handler gets it: the form, the query, the body bytes. */
+export interface KeyMethodInput {
+  method: 'GET' | 'POST';
+  query: URLSearchParams;
+  body: Buffer;
 }
+
+/** One line naming the fields that are wrong, never their values. */
+const problems = (error: z.ZodError): string => summariseIssues(error.issues, 3);
 
 /** A query parameter given once; undefined when absent; 400 when repeated. */
 function single(query: URLSearchParams, name: string): string | undefined {
