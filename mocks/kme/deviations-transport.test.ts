@@ -215,3 +215,15 @@ describe('mock KME transport, authorisation and stall deviation switches', () =>
     expect(p.instances.A.hostile.active).toBe(0);
   });
 });
+
+describe('plain-http at start-up', () => {
+  it('prints http:// URLs, and its profile describes what it serves', async () => {
+    const plain = await startMockPair({ deviations: ['plain-http'], log: false });
+    try {
+      expect([plain.kmes.A.url, plain.kmes.B.url].every((u) => u.startsWith('http://'))).toBe(true);
+      expect(readFileSync(plain.profilePath, 'utf8')).toContain('url: http://');
+    } finally {
+      await plain.stop();
+    }
+  });
+});

@@ -92,6 +92,8 @@ const CASES: Record<Exclude<DeviationName, TransportDeviation>, (on: boolean) =>
       expect(bytesOf(e)).toHaveLength(64);
     }
     await sameAtSlave(r);
+    const refused = body(await A().raw({ method: 'GET', path: '/api/v1/keys/SAE_B/enc_keys', query: { number: 0 } }));
+    expect(refused).toEqual(on ? { message: expect.any(String), details: null } : { message: expect.any(String) });
   },
   async 'status-count-random'(on) {
     // The pool neither refills (key_rate_per_hour 0) nor is drawn from here: a faithful count stays put.

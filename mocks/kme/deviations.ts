@@ -3,7 +3,7 @@
 // matrix (docs/kill-matrix.md) proves it. Names are stable: they appear in CLI flags and expectations.
 export const DEVIATIONS = {
   'status-bad-member': 'Status is faithful except target_KME_ID, which is the integer 0 (one invalid member)',
-  'null-optional-members': 'optional members are sent as JSON null (status_extension, key_container_extension, key_ID_extension, key_extension)',
+  'null-optional-members': 'optional members are sent as JSON null (status_extension, key_container_extension, key_ID_extension, key_extension, and details in Error bodies)',
   'status-count-random': 'Status stored_key_count is a fresh random integer in [0, max_key_count] on every call',
   'invalid-utf8': 'key containers carry a key_container_extension string with invalid UTF-8 bytes (0xC3 0x28)',
   'key-member-renamed': 'key container entries carry the key material under "key_value" instead of "key"',

@@ -85,7 +85,7 @@ export async function startMockPair(options: MockPairOptions = {}): Promise<Mock
     throw err;
   }
   const [A, B] = started as [MockKme, MockKme];
-  const endpoint = (k: MockKme): KmeEndpoint => ({ url: urlFor(config.host, k.port), kmeId: k.kmeId, port: k.port });
+  const endpoint = (k: MockKme): KmeEndpoint => ({ url: urlFor(config.host, k.port, deviations.has('plain-http')), kmeId: k.kmeId, port: k.port });
   const kmes = { A: endpoint(A), B: endpoint(B) };
   const profilePath = writeProfile('profile.yaml', { pki, config, urls: { A: kmes.A.url, B: kmes.B.url } });
   let stopped = false;

@@ -8,10 +8,13 @@ import type { MockConfig } from './config.ts';
 import type { KmeName } from './registry.ts';
 import { formatHostPort } from './host-port.ts';
 
-/** The host to put in URLs for a listen address (wildcards become loopback; IPv6 gets brackets). */
-export function urlFor(host: string, port: number): string {
+/**
+ * The URL of a KME listening on `host` (wildcards become loopback; IPv6 gets brackets): http:// when the
+ * mock starts with the plain-http deviation, so its profile describes what it really serves.
+ */
+export function urlFor(host: string, port: number, plain = false): string {
   const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `https://${formatHostPort({ host: h, port })}`;
+  return `${plain ? 'http' : 'https'}://${formatHostPort({ host: h, port })}`;
 }
 
 export function writeProfile(file: string, o: { pki: TestPki; config: MockConfig; urls: Record<KmeName, string> }): string {

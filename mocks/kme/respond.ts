@@ -73,7 +73,8 @@ export function render(answer: Answer, dev: DeviationSwitch): { status: number; 
     }
     if (status === 400 && dev.has('404-instead-of-400')) status = 404;
     if (answer.kind === 'exhausted' && dev.has('exhaustion-404')) status = 404;
-    const body = dev.has('detail-errors') ? { detail: answer.message } : answer.details ? { message: answer.message, details: answer.details } : { message: answer.message };
+    // deviation: null-optional-members also sends an absent `details` as null
+    const body = dev.has('detail-errors') ? { detail: answer.message } : answer.details ? { message: answer.message, details: answer.details } : dev.has('null-optional-members') ? { message: answer.message, details: null } : { message: answer.message };
     return { status, headers: { ...headers, 'content-type': jsonType }, body: JSON.stringify(body) };
   }
   if ('keys' in answer) {

@@ -71,7 +71,7 @@ export async function startMockKme(options: MockKmeOptions): Promise<SingleMockK
       await link.close();
       throw err;
     }
-    const url = urlFor(config.host, kme.port);
+    const url = urlFor(config.host, kme.port, deviations.has('plain-http'));
     const profilePath = options.peerUrl ? writeProfile(`profile-${name}.yaml`, { pki, config, urls: name === 'A' ? { A: url, B: options.peerUrl } : { A: options.peerUrl, B: url } }) : null;
     let stopped = false;
     return {

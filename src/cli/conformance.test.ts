@@ -167,9 +167,17 @@ describe('qkd-harness conformance', () => {
     expect(r.stdout).toMatch(/qkd014\/4\/1\s+MUST\s+fail/);
   }, RUN_TIMEOUT_MS);
 
-  it('refuses a bad --grep and an unreadable expectations file with exit 2', async () => {
+  it('refuses a bad --grep, a --grep that matches nothing, an unreadable expectations file and one naming an unknown requirement with exit 2', async () => {
     expect((await run(['conformance', '--grep', 'not an id!'])).code).toBe(2);
+    const none = await run(['conformance', '--grep', 'qkd014/9.9']);
+    expect([none.code, none.stderr]).toEqual([2, expect.stringContaining('matches no requirement')]);
     expect((await run(['conformance', '--expectations', '/nonexistent.yaml'])).code).toBe(2);
+    const exp = join(mkdtempSync(join(tmpdir(), 'qkd-exp-')), 'typo.yaml');
+    writeFileSync(exp, 'outcomes:\n  qkd014/5.4/99: warn\n');
+    const typo = await run(['conformance', '--expectations', exp]);
+    expect([typo.code, typo.stderr]).toEqual([2, expect.stringContaining('qkd014/5.4/99 names no catalogued requirement')]);
+    writeFileSync(exp, 'outcomes:\n  qkd014/5.4/4: wran\n');
+    expect((await run(['conformance', '--expectations', exp])).stderr).toContain('must be one of pass, fail, warn, info, skip, error');
   });
 });
 

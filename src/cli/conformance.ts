@@ -4,6 +4,7 @@ import { loadTargetProfile, type LoadedProfile } from '../target/load.ts';
 import { clientFor, closeClients } from '../target/clients.ts';
 import { KmeTransportError } from '../kme/errors.ts';
 import { loadExpectations } from '../conformance/expectations.ts';
+import { loadCatalogue } from '../conformance/catalogue.ts';
 import { runConformance } from '../conformance/run.ts';
 import { formatTable } from '../conformance/summary.ts';
 import { CannotRunError, EXIT, UsageError } from './exit.ts';
@@ -37,6 +38,7 @@ async function preflight(profile: LoadedProfile): Promise<void> {
 
 export async function conformance(o: Options): Promise<number> {
   if (o.grep && !/^[a-z0-9]+(\/[0-9.]*)*$/.test(o.grep)) throw new UsageError(`--grep takes a requirement ID prefix such as qkd014/5.3, not "${o.grep}"`);
+  if (o.grep && !loadCatalogue('etsi014').some((r) => r.id.startsWith(o.grep!))) throw new UsageError(`--grep ${o.grep} matches no requirement of the ETSI 014 catalogue (qkd-harness list shows them)`);
   let targetName = 'embedded mock KME pair';
   let profile: 'strict' | 'lenient' = o.strict ? 'strict' : 'lenient';
   let expectations = o.expectations;

@@ -2,6 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeFor } from './exit.ts';
 
+// A reader that stops early (`qkd-harness list --json | head`) is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  throw err;
+});
+
 const program = new Command('qkd-harness')
   .description('Conformance and interoperability test harness for QKD-secured VPNs')
   .showHelpAfterError()

@@ -2,6 +2,7 @@
 // what came back, and which kind of deviation it is (so the lenient profile can tolerate the common ones).
 import type { CallResult, KeyContainer } from '../kme/client.ts';
 import type { RawResponse } from '../kme/transport.ts';
+import { KmeTransportError } from '../kme/errors.ts';
 import { fingerprint } from '../secrets/fingerprint.ts';
 import { Failure } from './verdict.ts';
 
@@ -14,11 +15,37 @@ export const MESSAGES = {
 } as const;
 
 type Answer = CallResult<unknown> | RawResponse;
+
+/** An answer whose body failed after its head (cut off, too large, too slow): the head's status and what followed. */
+export interface HeadOnly {
+  status: number;
+  then: string;
+}
+
+/**
+ * The answer to a request that ought to be refused, also when its body then failed: a 2xx/3xx head means
+ * the KME served the request, whatever followed (the refusal rule), so it is judged, not an error. A
+ * failure before any answer head is rethrown.
+ */
+export async function answerHead<T extends { status: number }>(call: Promise<T>): Promise<T | HeadOnly> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof KmeTransportError && err.responseStatus !== undefined) return { status: err.responseStatus, then: err.afterHead ?? 'the body failed' };
+    throw err;
+  }
+}
+
+/** ", then …" for an answer whose body failed after the head; empty otherwise. */
+export const thenOf = (a: { status: number } | HeadOnly): string => ('then' in a ? `, then ${a.then}` : '');
 export const rawOf = (a: Answer): RawResponse => ('raw' in a ? a.raw : a);
 
 /** A 200 with a schema-valid key container of `n` keys of `sizeBits` each. */
 export function expectKeys(res: CallResult<KeyContainer>, n: number, sizeBits: number, what: string): KeyContainer {
-  if (res.status !== 200) throw new Failure(`${what}: expected 200, got ${res.status}`);
+  if (res.status !== 200) {
+    const said = errorMessage(res.raw);
+    throw new Failure(`${what}: expected 200, got ${res.status}${res.status === 503 ? ' (the KME reports no key material to serve' + (said ? `: "${truncate(said)}")` : ')') : said ? ` ("${truncate(said)}")` : ''}`);
+  }
   if (!res.data) throw new Failure(`${what}: the 200 body is not a valid key container (${res.schemaError ?? 'no body'})`);
   const keys = res.data.keys;
   if (keys.length !== n) throw new Failure(`${what}: expected ${n} key(s), got ${keys.length}${keys.length === 0 ? ' (an empty container)' : ''}`);
@@ -37,7 +64,8 @@ export function errorBodyProblem(raw: RawResponse): string | undefined {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return 'the body is not a JSON object';
   const o = body as Record<string, unknown>;
   if (typeof o.message !== 'string') return `the body has no string "message" (members: ${Object.keys(o).slice(0, 5).join(', ') || 'none'})`;
-  if (o.details !== undefined && (!Array.isArray(o.details) || o.details.some((d) => !d || typeof d !== 'object' || Array.isArray(d)))) {
+  // A null `details` is an optional member sent as null: qkd014/6/1's finding (null-optional), not this one.
+  if (o.details !== undefined && o.details !== null && (!Array.isArray(o.details) || o.details.some((d) => !d || typeof d !== 'object' || Array.isArray(d)))) {
     return '"details" is not an array of objects';
   }
   return undefined;

@@ -4,10 +4,12 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Outcome } from './verdict.ts';
+import { requirement } from './catalogue.ts';
 import { UsageError } from '../cli/exit.ts';
 
-const OutcomeSchema = z.enum(['pass', 'fail', 'warn', 'info', 'skip', 'error']);
-const Entry = z.union([OutcomeSchema, z.strictObject({ outcome: OutcomeSchema, reason: z.string().optional() })]);
+const OUTCOMES = ['pass', 'fail', 'warn', 'info', 'skip', 'error'] as const;
+const OutcomeSchema = z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` });
+const Entry = z.union([OutcomeSchema, z.strictObject({ outcome: OutcomeSchema, reason: z.string().optional() })], { error: `must be one of ${OUTCOMES.join(', ')}, or { outcome, reason }` });
 const FileSchema = z.strictObject({ implementation: z.string().optional(), outcomes: z.record(z.string().regex(/^[a-z0-9]+\//, 'must be a requirement ID'), Entry) });
 
 export type Expectations = Map<string, { outcome: Outcome; reason?: string }>;
@@ -23,6 +25,14 @@ export function loadExpectations(file: string): Expectations {
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     throw new UsageError(`expectations ${file}: field ${i.path.join('.') || '(top level)'} ${i.message}`);
+  }
+  // A typo in an ID would silently expect nothing: every ID must be in a catalogue.
+  for (const id of Object.keys(parsed.data.outcomes)) {
+    try {
+      requirement(id);
+    } catch {
+      throw new UsageError(`expectations ${file}: outcomes.${id} names no catalogued requirement (qkd-harness list shows them)`);
+    }
   }
   return new Map(Object.entries(parsed.data.outcomes).map(([id, e]) => [id, typeof e === 'string' ? { outcome: e } : e]));
 }

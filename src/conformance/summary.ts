@@ -64,6 +64,6 @@ export function formatTable(s: Summary, width = 100): string {
   const c = counts(rows);
   const unexpected = rows.filter((r) => r.unexpected).length;
   if (rows.some((r) => r.implied)) lines.push('', '* implied: the harness\'s hardening advice, not a "shall" of the standard; reported at most as warn');
-  lines.push('', `${s.target} (${s.profile}, seed ${s.seed}): ${rows.length} requirements — ${c.pass} pass, ${c.fail} fail, ${c.warn} warn, ${c.info} info, ${c.skip} skip, ${c.error} error; ${unexpected} unexpected`);
+  lines.push('', `${s.target} (${s.profile}, seed ${s.seed}): ${rows.length} requirement${rows.length === 1 ? '' : 's'} — ${c.pass} pass, ${c.fail} fail, ${c.warn} warn, ${c.info} info, ${c.skip} skip, ${c.error} error; ${unexpected} unexpected`);
   return lines.join('\n');
 }

@@ -85,7 +85,10 @@ export class KmeClient {
         if (parsed.success) out.data = normal.body as T;
         else out.schemaError = summariseIssues(parsed.error.issues);
       }
-    } else if (raw.status >= 300) out.error = body ?? raw.text();
+    } else if (raw.status >= 300) {
+      out.error = body ?? raw.text();
+      issues.push(...normalizeBody(body, 'error').issues); // a null `details` is qkd014/6/1's, not the Error format's
+    }
     if (issues.length) out.formatIssues = issues;
     return out;
   }

@@ -1,9 +1,9 @@
 // The common, harmless-to-read field deviations in KME answers, undone before schema validation so every
 // check can still judge counts, sizes and bytes — and each recorded once as a format issue for the
-// data-format requirements (null optional members: qkd014/6/1; "Keys": qkd014/6.3/3; UTF-8: qkd014/6/2).
+// data-format requirements (null or mistyped optional members: qkd014/6/1; "Keys": qkd014/6.3/3; UTF-8: qkd014/6/2).
 import { isUtf8 } from 'node:buffer';
 
-export type FormatIssueKind = 'null-optional' | 'keys-member' | 'invalid-utf8';
+export type FormatIssueKind = 'null-optional' | 'invalid-optional' | 'keys-member' | 'invalid-utf8';
 
 /** One presentation deviation seen in an answer: what, where (a JSON path), never values. */
 export interface FormatIssue {
@@ -29,15 +29,28 @@ function dropNull(o: Json, member: string, path: string, issues: FormatIssue[]):
 }
 
 /**
- * A copy of a parsed 2xx body with null optional members removed and a differently spelt `keys` renamed,
- * and the issues found (kinds and JSON paths only). `shape` says which optional members the body has.
+ * Drops the optional extension `member` from `o` when it is neither null nor an object (clause 6 types
+ * every extension as an object), recording it: the keys around it are still judged.
  */
-export function normalizeBody(body: unknown, shape: 'status' | 'key-container'): { body: unknown; issues: FormatIssue[] } {
+function dropMistyped(o: Json, member: string, path: string, issues: FormatIssue[]): void {
+  const v = o[member];
+  if (!Object.hasOwn(o, member) || v === null || isObject(v)) return;
+  delete o[member];
+  issues.push({ kind: 'invalid-optional', message: `${path}${member} is ${Array.isArray(v) ? 'an array' : `a ${typeof v}`} (an optional extension member must be left out or be an object)` });
+}
+
+/**
+ * A copy of a parsed body with null optional members removed (mistyped extensions too, in a key
+ * container) and a differently spelt `keys` renamed, and the issues found (kinds and JSON paths only).
+ * `shape` says which optional members the body has: a 2xx Status or Key container, or an Error (6.5),
+ * whose optional `details` may be null.
+ */
+export function normalizeBody(body: unknown, shape: 'status' | 'key-container' | 'error'): { body: unknown; issues: FormatIssue[] } {
   const issues: FormatIssue[] = [];
   if (!isObject(body)) return { body, issues };
   const o: Json = { ...body };
-  if (shape === 'status') {
-    dropNull(o, 'status_extension', '', issues);
+  if (shape === 'status' || shape === 'error') {
+    dropNull(o, shape === 'status' ? 'status_extension' : 'details', '', issues);
     return { body: o, issues };
   }
   const member = keysMember(o);
@@ -47,12 +60,15 @@ export function normalizeBody(body: unknown, shape: 'status' | 'key-container'):
     issues.push({ kind: 'keys-member', message: `the key container's array is "${member}", not "keys"` });
   }
   dropNull(o, 'key_container_extension', '', issues);
+  dropMistyped(o, 'key_container_extension', '', issues);
   if (Array.isArray(o.keys)) {
     o.keys = o.keys.map((k: unknown, i) => {
       if (!isObject(k)) return k;
       const copy = { ...k };
-      dropNull(copy, 'key_ID_extension', `keys[${i}].`, issues);
-      dropNull(copy, 'key_extension', `keys[${i}].`, issues);
+      for (const member of ['key_ID_extension', 'key_extension']) {
+        dropNull(copy, member, `keys[${i}].`, issues);
+        dropMistyped(copy, member, `keys[${i}].`, issues);
+      }
       return copy;
     });
   }
