@@ -26,14 +26,19 @@ async function everyAnswer(t: CheckContext): Promise<Array<CallResult<unknown>>>
 
 const where = (r: CallResult<unknown>): string => `${r.raw.method} ${new URL(r.raw.url).pathname}${new URL(r.raw.url).search} (${r.status})`;
 
-/** Records one deviation per answer that shows a format issue of `kind`; an error when no answer could be judged. */
-async function judgeFormat(t: CheckContext, kind: FormatIssueKind, judged: (r: CallResult<unknown>) => boolean): Promise<{ pass: string }> {
+/**
+ * Records one deviation per answer and kind that shows a format issue of one of `kinds` (a null optional
+ * member is the tolerated null-optional kind; any other is not); an error when no answer could be judged.
+ */
+async function judgeFormat(t: CheckContext, kinds: FormatIssueKind[], judged: (r: CallResult<unknown>) => boolean): Promise<{ pass: string }> {
   const answers = await everyAnswer(t);
   const seen = answers.filter(judged);
   if (seen.length === 0) throw new CannotEvaluate(`none of ${answers.length} answers could be inspected (${answers.map((r) => r.status).join(', ')})`);
   for (const r of seen) {
-    const issues = (r.formatIssues ?? []).filter((i) => i.kind === kind);
-    if (issues.length) await t.soft(() => { throw new Failure(`${where(r)}: ${issues.map((i) => i.message).join('; ')}`, kind === 'null-optional' ? 'null-optional' : undefined); });
+    for (const kind of kinds) {
+      const issues = (r.formatIssues ?? []).filter((i) => i.kind === kind);
+      if (issues.length) await t.soft(() => { throw new Failure(`${where(r)}: ${issues.map((i) => i.message).join('; ')}`, kind === 'null-optional' ? 'null-optional' : undefined); });
+    }
   }
   return { pass: `${seen.length} answers inspected (${seen.map(where).join(', ')})` };
 }
@@ -88,11 +93,11 @@ function deliveredBy(t: CheckContext, keyId: string): Evidence | undefined {
 }
 
 await defineClause('6 Data formats', import.meta.url, [
-  // Nulls are only looked for where the body was otherwise judged (a 200 Status or key container).
-  check('qkd014/6/1', (t) => judgeFormat(t, 'null-optional', (r) => r.status === 200 && (r.data !== undefined || r.schemaError !== undefined))),
+  // Optional members are looked for where the body was otherwise judged: a 200 Status or key container, or an Error object.
+  check('qkd014/6/1', (t) => judgeFormat(t, ['null-optional', 'invalid-optional'], (r) => (r.status === 200 && (r.data !== undefined || r.schemaError !== undefined)) || (r.status >= 400 && !!r.error && typeof r.error === 'object'))),
 
   // Every answer with a body, error answers included.
-  check('qkd014/6/2', (t) => judgeFormat(t, 'invalid-utf8', (r) => r.raw.body.length > 0)),
+  check('qkd014/6/2', (t) => judgeFormat(t, ['invalid-utf8'], (r) => r.raw.body.length > 0)),
 
   check('qkd014/6.3/1', async (t) => {
     const st = await t.status();
