@@ -3,28 +3,21 @@
 // optional extension members are not objects. A stand-in KME over plain HTTP that serves one 256-bit key
 // per request and refuses everything else with 400.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTargetProfile } from '../target/load.ts';
-import { requirement } from './catalogue.ts';
-import { evaluate } from './check.ts';
-import { targetFromProfile } from './context.ts';
+import { sendJson, serveStandIns, standInOutcomes, STAND_IN_STATUS } from './testing/stand-in.ts';
 import { MESSAGES } from './expect.ts';
-import { allChecks } from './inprocess.ts';
-import { decide, type Outcome } from './verdict.ts';
 
-const STATUS = { source_KME_ID: 'KME_A', target_KME_ID: 'KME_B', master_SAE_ID: 'SAE_A', slave_SAE_ID: 'SAE_B', key_size: 256, stored_key_count: 1000, max_key_count: 100_000, max_key_per_request: 1, max_key_size: 256, min_key_size: 256, max_SAE_ID_count: 0 };
+const STATUS = STAND_IN_STATUS;
 
 let shape: 'null-details' | 'mistyped-extensions' = 'null-details';
-let server: Server;
-let url: string;
+let standIns: Awaited<ReturnType<typeof serveStandIns>>;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  standIns = await serveStandIns([(req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const json = (status: number, body: unknown) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const json = (status: number, body: unknown): void => sendJson(res, status, body);
       const refuse = (message: string) => json(400, shape === 'null-details' ? { message, details: null } : { message });
       const u = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'GET' && u.pathname === '/api/v1/keys/SAE_B/status') return json(200, STATUS);
@@ -42,28 +35,12 @@ beforeAll(async () => {
       const key = { key_ID: randomUUID(), key: randomBytes(32).toString('base64') };
       json(200, shape === 'mistyped-extensions' ? { keys: [{ ...key, key_ID_extension: 7, key_extension: 'none' }] } : { keys: [key] });
     });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }]);
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => standIns.close());
 
-/** Outcomes of the named checks against the stand-in, in `profile`. */
-async function outcomes(ids: string[], profile: 'strict' | 'lenient'): Promise<Map<string, { outcome: Outcome; message: string }>> {
-  const yaml = `name: stand-in\nkmes:\n  A: { url: '${url}', kme_id: KME_A }\n  B: { url: '${url}', kme_id: KME_B }\nsaes:\n  master: { id: SAE_A, kme: A }\n  slave: { id: SAE_B, kme: B }\nprofile: ${profile}\ntimeout_ms: 5000\n`;
-  const target = targetFromProfile(parseTargetProfile(yaml, '/stand-in.yaml'));
-  try {
-    const out = new Map<string, { outcome: Outcome; message: string }>();
-    for (const c of (await allChecks()).filter((c) => ids.includes(c.id))) out.set(c.id, decide(requirement(c.id), profile, (await evaluate(c, target)).finding));
-    return out;
-  } finally {
-    await target.close();
-  }
-}
+const outcomes = (ids: string[], profile: 'strict' | 'lenient') => standInOutcomes(standIns.urls, ids, profile);
 
 describe('optional members judged once, under qkd014/6/1', () => {
   it('"details": null in Error bodies is one null-optional finding; the refusals themselves pass', async () => {

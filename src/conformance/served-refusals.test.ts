@@ -3,22 +3,14 @@
 // Stand-in KMEs over plain HTTP: A serves Status and enc_keys for SAE_B, and answers the master's own
 // dec_keys and every request naming another slave with a 200 head and a cut-off body; B serves the slave.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTargetProfile } from '../target/load.ts';
-import { requirement } from './catalogue.ts';
-import { evaluate } from './check.ts';
-import { targetFromProfile } from './context.ts';
+import { readJson, sendJson as json, serveStandIns, standInOutcomes, STAND_IN_STATUS } from './testing/stand-in.ts';
 import { MESSAGES } from './expect.ts';
-import { allChecks } from './inprocess.ts';
-import { decide, type Outcome } from './verdict.ts';
 
-const STATUS = { source_KME_ID: 'KME_A', target_KME_ID: 'KME_B', master_SAE_ID: 'SAE_A', slave_SAE_ID: 'SAE_B', key_size: 256, stored_key_count: 1000, max_key_count: 100_000, max_key_per_request: 1, max_key_size: 256, min_key_size: 256, max_SAE_ID_count: 0 };
+const STATUS = STAND_IN_STATUS;
 const keys = new Map<string, string>(); // key_ID → base64, reserved for SAE_B
-const servers: Server[] = [];
-const urls: string[] = [];
-
-const json = (res: ServerResponse, status: number, body: unknown) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+let standIns: Awaited<ReturnType<typeof serveStandIns>>;
 
 /** A 200 head, the start of a key container, then the connection is destroyed. */
 function servedThenCut(res: ServerResponse): void {
@@ -27,17 +19,11 @@ function servedThenCut(res: ServerResponse): void {
   setTimeout(() => res.socket?.destroy(), 20);
 }
 
-async function body(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
-}
-
 const kmeA = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   if (path.endsWith('/dec_keys') || !path.startsWith('/api/v1/keys/SAE_B/')) return servedThenCut(res);
   if (path.endsWith('/status')) return json(res, 200, STATUS);
-  await body(req);
+  await readJson(req);
   const key = { key_ID: randomUUID(), key: randomBytes(32).toString('base64') };
   keys.set(key.key_ID, key.key);
   json(res, 200, { keys: [key] });
@@ -46,39 +32,19 @@ const kmeA = async (req: IncomingMessage, res: ServerResponse): Promise<void> =>
 const kmeB = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const u = new URL(req.url ?? '/', 'http://x');
   if (u.pathname !== '/api/v1/keys/SAE_A/dec_keys') return json(res, 400, { message: 'not in this stand-in' });
-  const ids = req.method === 'GET' ? [u.searchParams.get('key_ID') ?? ''] : ((await body(req)) as { key_IDs: Array<{ key_ID: string }> }).key_IDs.map((k) => k.key_ID);
+  const ids = req.method === 'GET' ? [u.searchParams.get('key_ID') ?? ''] : ((await readJson(req)) as { key_IDs: Array<{ key_ID: string }> }).key_IDs.map((k) => k.key_ID);
   if (!ids.every((id) => keys.has(id))) return json(res, 400, { message: MESSAGES.notFound });
   json(res, 200, { keys: ids.map((id) => ({ key_ID: id, key: keys.get(id) })) });
   ids.forEach((id) => keys.delete(id));
 };
 
 beforeAll(async () => {
-  for (const handler of [kmeA, kmeB]) {
-    const server = createServer((req, res) => void handler(req, res));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    servers.push(server);
-    urls.push(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
-  }
+  standIns = await serveStandIns([kmeA, kmeB]);
 });
 
-afterAll(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+afterAll(() => standIns.close());
 
-async function outcomes(ids: string[]): Promise<Map<string, { outcome: Outcome; message: string }>> {
-  const yaml = `name: stand-in\nkmes:\n  A: { url: '${urls[0]}', kme_id: KME_A }\n  B: { url: '${urls[1]}', kme_id: KME_B }\nsaes:\n  master: { id: SAE_A, kme: A }\n  slave: { id: SAE_B, kme: B }\nprofile: strict\ntimeout_ms: 5000\n`;
-  const target = targetFromProfile(parseTargetProfile(yaml, '/stand-in.yaml'));
-  try {
-    const out = new Map<string, { outcome: Outcome; message: string }>();
-    for (const c of (await allChecks()).filter((c) => ids.includes(c.id))) out.set(c.id, decide(requirement(c.id), 'strict', (await evaluate(c, target)).finding));
-    return out;
-  } finally {
-    await target.close();
-  }
-}
+const outcomes = (ids: string[]) => standInOutcomes(standIns.urls, ids);
 
 describe('a 200 head whose body breaks off is service, not an error', () => {
   it('the master redeeming its own key (5.4/10) and an unknown slave (5.3/19) are findings naming what followed the head', async () => {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from '../pki/test-pki.ts';
+import type { RawResponse } from './transport.ts';
 import { KmeClient } from './client.ts';
 import { SaeIdentity, type IdentityOptions } from './identity.ts';
 import { KmeTransportError } from './errors.ts';
@@ -209,8 +210,11 @@ describe('ETSI 014 client: distinct errors', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
       res.write('{"keys":', () => res.socket?.destroy());
     });
-    const cut = await failure(new KmeClient(identity(), reset).encKeys('SAE_B'));
+    const seen: RawResponse[] = [];
+    const cut = await failure(new KmeClient(identity(), reset, (r) => seen.push(r)).encKeys('SAE_B'));
     expect(cut).toMatchObject({ kind: 'connection-reset', responseStatus: 200, afterHead: expect.stringMatching(/connection was closed before the body was complete/) });
+    // The exchange so far is evidence: the observer sees the request, the head and the body up to the cut.
+    expect(seen.map((r) => [r.method, r.status, r.text()])).toEqual([['POST', 200, '{"keys":']]);
     expect(cut.message).not.toMatch(/without an answer|before any HTTP answer|likely cause/);
     const stalled = await serve('good', (_req, res) => {
       res.writeHead(302, { location: '/elsewhere' });

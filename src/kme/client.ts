@@ -66,9 +66,9 @@ export class KmeClient {
     try {
       await invoke({ client: this.client, fetch: f, throwOnError: false, parseAs: 'text', responseValidator: undefined });
     } catch (err) {
-      if (!raw) throw failure ?? err;
+      if (!raw) throw this.seen(failure ?? err);
     }
-    if (failure) throw failure;
+    if (failure) throw this.seen(failure);
     if (!raw) throw new KmeTransportError('network', 'the request failed before an answer arrived');
     this.onExchange?.(raw);
     const out: CallResult<T> = { status: raw.status, raw };
@@ -120,9 +120,17 @@ export class KmeClient {
 
   /** Any method, path, query, headers and body bytes, under this identity's TLS settings and limits. */
   async raw(req: RawRequest): Promise<RawResponse> {
-    const raw = await exchange(this.identity, this.baseUrl, req);
+    const raw = await exchange(this.identity, this.baseUrl, req).catch((err: unknown) => {
+      throw this.seen(err);
+    });
     this.onExchange?.(raw);
     return raw;
+  }
+
+  /** A failure after the KME answered still shows the exchange so far to the observer (evidence). */
+  private seen(err: unknown): unknown {
+    if (err instanceof KmeTransportError && err.partial) this.onExchange?.(err.partial);
+    return err;
   }
 
   /** The same identity and KME, reporting exchanges to another observer. */

@@ -1,4 +1,5 @@
 // Transport failures, each with a distinct kind and one clear sentence. Messages never carry key material.
+import type { RawResponse } from './transport.ts';
 
 export type TransportErrorKind =
   | 'deadline' // the KME did not answer (connect, headers or body) within the deadline
@@ -27,6 +28,8 @@ export class KmeTransportError extends Error {
   readonly responseStatus?: number;
   /** What went wrong after that head, in words that follow "the KME answered 200, then …". */
   readonly afterHead?: string;
+  /** The exchange up to the failure (request, head, the body so far), kept as evidence. */
+  partial?: RawResponse;
 
   constructor(
     readonly kind: TransportErrorKind,

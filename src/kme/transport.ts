@@ -68,6 +68,32 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
   }, deadline);
   const started = performance.now();
   let head: number | undefined;
+  let headHeaders: Record<string, string> = {};
+  const chunks: Buffer[] = [];
+  const answer = (body: Buffer): RawResponse => ({
+    method: req.method,
+    url: url.toString(),
+    requestBody,
+    requestHeaders: headers,
+    status: head!,
+    headers: headHeaders,
+    body,
+    elapsedMs: performance.now() - started,
+    text: () => body.toString('utf8'),
+    json: () => {
+      try {
+        return JSON.parse(body.toString('utf8')) as unknown;
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  /** A failure after the head: marked as such, with the exchange so far as evidence (the body cut at 64 KiB). */
+  const afterHead = (e: KmeTransportError): KmeTransportError => {
+    const marked = afterResponseHead(e, head!, where);
+    marked.partial = answer(Buffer.concat(chunks).subarray(0, 65_536));
+    return marked;
+  };
   try {
     const res = await request(url, {
       method: req.method as 'GET',
@@ -78,12 +104,12 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
       maxRedirections: 0,
     } as Parameters<typeof request>[1]);
     head = res.statusCode;
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > identity.maxResponseBytes) {
       res.body.destroy();
       throw new KmeTransportError('response-too-large', `${where}: the response declares ${declared} bytes, over the cap of ${identity.maxResponseBytes}`);
     }
-    const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       size += chunk.length;
@@ -93,35 +119,15 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
       }
       chunks.push(chunk);
     }
-    const body = Buffer.concat(chunks);
-    const responseHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
-    return {
-      method: req.method,
-      url: url.toString(),
-      requestBody,
-      requestHeaders: headers,
-      status: res.statusCode,
-      headers: responseHeaders,
-      body,
-      elapsedMs: performance.now() - started,
-      text: () => body.toString('utf8'),
-      json: () => {
-        try {
-          return JSON.parse(body.toString('utf8')) as unknown;
-        } catch {
-          return undefined;
-        }
-      },
-    };
+    return answer(Buffer.concat(chunks));
   } catch (err) {
     if (timedOut) {
       noteStall(identity, url, where, deadline);
       const late = new KmeTransportError('deadline', `${where}: no complete answer within the deadline of ${deadline} ms`);
-      throw head === undefined ? late : afterResponseHead(late, head, where);
+      throw head === undefined ? late : afterHead(late);
     }
     const classified = classifyTransportError(err, where);
-    if (head !== undefined) throw afterResponseHead(classified, head, where);
+    if (head !== undefined) throw afterHead(classified);
     const local = classified.kind === 'connection-reset' || classified.kind === 'client-cert-rejected' ? identity.clientCertProblem() : undefined;
     if (local) throw new KmeTransportError(local.kind, `${where}: the KME closed the connection during or after the handshake; likely cause: ${local.text}`, classified.code);
     throw classified;
