@@ -54,7 +54,7 @@ async function findingOf(def: CheckDef, t: CheckContext): Promise<Finding> {
     // The harness could not judge the rest; what it did find still counts, the error is named beside it.
     const why = err instanceof KmeTransportError ? `${err.kind}: ${err.message}` : err instanceof Error ? err.message : String(err);
     const message = err instanceof CannotEvaluate ? why : `could not evaluate: ${why}`;
-    if (t.deviations.length) return { ...failed(t), message: `${failed(t).message}; then ${message}` };
+    if (t.deviations.length) return { ...failed(t), unjudged: message };
     return { kind: 'error', message, evidence: t.evidence() };
   } finally {
     clearTimeout(timer);

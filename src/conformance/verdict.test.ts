@@ -23,6 +23,7 @@ describe('verdicts', () => {
     const f = { kind: 'fail' as const, message: 'a; b', deviations: [{ message: 'a', tolerance: 'status-code' as const }, { message: 'b' }] };
     expect(decide(req('MUST'), 'lenient', f)).toMatchObject({ outcome: 'fail', message: expect.stringMatching(/2 deviations: \(1\) a .*; \(2\) b/) });
     expect(decide(req('MUST'), 'lenient', { ...f, deviations: [f.deviations[0]!] }).outcome).toBe('warn');
+    expect(decide(req('MUST'), 'strict', { ...f, unjudged: 'GET status stalled' }).message).toMatch(/\(2\) b; the rest could not be judged: GET status stalled$/);
   });
 
   it('a SHOULD failure fails in strict and warns in lenient; a MAY failure is information', () => {

@@ -48,6 +48,8 @@ export interface Finding {
   evidence?: Evidence[];
   /** For a `fail`: every deviation the check found (a check runs all its probes), each with its evidence. */
   deviations?: Deviation[];
+  /** For a `fail`: why the probes after the deviations could not be judged, when they could not. */
+  unjudged?: string;
 }
 
 const SEVERITY: Record<Outcome, number> = { pass: 0, skip: 0, info: 1, warn: 2, fail: 3, error: 4 };
@@ -79,6 +81,6 @@ export function decide(req: Requirement, profile: ProfileName, f: Finding): { ou
   if (f.kind !== 'fail') return { outcome: f.kind, message: f.message };
   const each = deviationsOf(f).map((d) => outcomeOf(req, profile, d));
   const outcome = each.reduce<Outcome>((worst, e) => (SEVERITY[e.outcome] > SEVERITY[worst] ? e.outcome : worst), 'info');
-  const message = each.length === 1 ? each[0]!.message : `${each.length} deviations: ${each.map((e, i) => `(${i + 1}) ${e.message}`).join('; ')}`;
-  return { outcome, message };
+  const found = each.length === 1 ? each[0]!.message : `${each.length} deviations: ${each.map((e, i) => `(${i + 1}) ${e.message}`).join('; ')}`;
+  return { outcome, message: f.unjudged ? `${found}; the rest could not be judged: ${f.unjudged}` : found };
 }
