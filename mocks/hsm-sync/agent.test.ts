@@ -20,6 +20,7 @@ import { sign, verify } from '../../src/hsm/signature.ts';
 import { SoftHsmStore, softhsmModule } from '../../src/hsm/softhsm.ts';
 import { hsmGate, titled } from '../../src/hsm/testing/gate.ts';
 import { inStore, TEST_PIN } from '../../src/hsm/testing/tokens.ts';
+import { processes } from '../../src/hsm/testing/processes.ts';
 import type { TokenSession } from '../../src/hsm/token.ts';
 import { tsNode } from '../../src/lab/node.ts';
 import { parseHostPort } from '../kme/host-port.ts';
@@ -343,12 +344,3 @@ describe.skipIf(Boolean(p11kitGate.skip))(titled('hsm-sync PKCS#11 worker deadli
     await w.close();
   }, 120_000);
 });
-
-function processes(): Promise<string> {
-  return new Promise<string>((resolve) => {
-    const p = spawn('ps', ['-eo', 'args']);
-    let s = '';
-    p.stdout.on('data', (c: Buffer) => (s += c.toString()));
-    p.on('close', () => resolve(s));
-  });
-}

@@ -14,6 +14,7 @@ import { SoftHsmStore, softhsmModule } from '../hsm/softhsm.ts';
 import { hsmGate, titled } from '../hsm/testing/gate.ts';
 import { copyObject, sharedKek } from '../hsm/testing/replicate.ts';
 import { inStore, TEST_PIN } from '../hsm/testing/tokens.ts';
+import { processes } from '../hsm/testing/processes.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'qkd-harness.js');
 const P11KIT_CLIENT = '/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so';
@@ -323,15 +324,6 @@ describe.skipIf(Boolean(p11kitGate.skip))(titled('qkd-harness hsm deadline', p11
     expect(await waitFor(async () => !(await processes()).includes(marker), 30_000), 'the helper is gone after the command was killed').toBe(true);
   }, 120_000);
 });
-
-function processes(): Promise<string> {
-  return new Promise<string>((resolve) => {
-    const p = spawn('ps', ['-eo', 'args']);
-    let s = '';
-    p.stdout.on('data', (c: Buffer) => (s += c.toString()));
-    p.on('close', () => resolve(s));
-  });
-}
 
 /** Polls `check` every 200 ms until it holds or `ms` pass (a generous bound, not a timing assertion). */
 async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {

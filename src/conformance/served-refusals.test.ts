@@ -2,14 +2,10 @@
 // whose body then breaks off, was served — a `fail` of the authorisation requirement, not an `error`.
 // Stand-in KMEs over plain HTTP: A serves Status and enc_keys for SAE_B, and answers the master's own
 // dec_keys and every request naming another slave with a 200 head and a cut-off body; B serves the slave.
-import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJson, sendJson as json, serveStandIns, standInOutcomes, STAND_IN_STATUS } from './testing/stand-in.ts';
-import { MESSAGES } from './expect.ts';
+import { serveStandIns, standInOutcomes, standInPair, STAND_IN_STATUS } from './testing/stand-in.ts';
 
-const STATUS = STAND_IN_STATUS;
-const keys = new Map<string, string>(); // key_ID → base64, reserved for SAE_B
 let standIns: Awaited<ReturnType<typeof serveStandIns>>;
 
 /** A 200 head, the start of a key container, then the connection is destroyed. */
@@ -19,27 +15,8 @@ function servedThenCut(res: ServerResponse): void {
   setTimeout(() => res.socket?.destroy(), 20);
 }
 
-const kmeA = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
-  if (path.endsWith('/dec_keys') || !path.startsWith('/api/v1/keys/SAE_B/')) return servedThenCut(res);
-  if (path.endsWith('/status')) return json(res, 200, STATUS);
-  await readJson(req);
-  const key = { key_ID: randomUUID(), key: randomBytes(32).toString('base64') };
-  keys.set(key.key_ID, key.key);
-  json(res, 200, { keys: [key] });
-};
-
-const kmeB = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-  const u = new URL(req.url ?? '/', 'http://x');
-  if (u.pathname !== '/api/v1/keys/SAE_A/dec_keys') return json(res, 400, { message: 'not in this stand-in' });
-  const ids = req.method === 'GET' ? [u.searchParams.get('key_ID') ?? ''] : ((await readJson(req)) as { key_IDs: Array<{ key_ID: string }> }).key_IDs.map((k) => k.key_ID);
-  if (!ids.every((id) => keys.has(id))) return json(res, 400, { message: MESSAGES.notFound });
-  json(res, 200, { keys: ids.map((id) => ({ key_ID: id, key: keys.get(id) })) });
-  ids.forEach((id) => keys.delete(id));
-};
-
 beforeAll(async () => {
-  standIns = await serveStandIns([kmeA, kmeB]);
+  standIns = await serveStandIns(standInPair(STAND_IN_STATUS, (_req, res) => servedThenCut(res)));
 });
 
 afterAll(() => standIns.close());

@@ -1,11 +1,13 @@
 // Stand-in KMEs for tests of the verdict rules: plain-HTTP servers that answer exactly the shape a test
 // needs (one bad member, a null, a 200 head that breaks off…), and the outcomes of chosen checks run
 // against them in process. Real HTTP, no TLS: clause 4 is not what these tests judge.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseTargetProfile } from '../../target/load.ts';
 import { requirement } from '../catalogue.ts';
 import { evaluate } from '../check.ts';
 import { targetFromProfile } from '../context.ts';
+import { MESSAGES } from '../expect.ts';
 import { allChecks } from '../inprocess.ts';
 import { decide, type Outcome, type ProfileName } from '../verdict.ts';
 
@@ -22,6 +24,33 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/**
+ * A master's KME (A) and the slave's (B) sharing `keys` (key_ID → base64): A answers Status with `status`
+ * and every enc_keys for SAE_B with one fresh 256-bit key; B hands each key once to dec_keys (POST or GET)
+ * naming SAE_A. Requests A does not serve go to `otherwise` (default: 400).
+ */
+export function standInPair(status: unknown, otherwise: Handler = (_q, res) => sendJson(res, 400, { message: 'not in this stand-in' })): [Handler, Handler] {
+  const keys = new Map<string, string>();
+  const master: Handler = async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path.endsWith('/dec_keys') || !path.startsWith('/api/v1/keys/SAE_B/')) return otherwise(req, res);
+    if (path.endsWith('/status')) return sendJson(res, 200, status);
+    await readJson(req);
+    const key = { key_ID: randomUUID(), key: randomBytes(32).toString('base64') };
+    keys.set(key.key_ID, key.key);
+    sendJson(res, 200, { keys: [key] });
+  };
+  const slave: Handler = async (req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname !== '/api/v1/keys/SAE_A/dec_keys') return sendJson(res, 400, { message: 'not in this stand-in' });
+    const ids = req.method === 'GET' ? [u.searchParams.get('key_ID') ?? ''] : ((await readJson(req)) as { key_IDs: Array<{ key_ID: string }> }).key_IDs.map((k) => k.key_ID);
+    if (!ids.every((id) => keys.has(id))) return sendJson(res, 400, { message: MESSAGES.notFound });
+    sendJson(res, 200, { keys: ids.map((id) => ({ key_ID: id, key: keys.get(id) })) });
+    ids.forEach((id) => keys.delete(id));
+  };
+  return [master, slave];
+}
 
 /** One plain-HTTP server per handler on 127.0.0.1: their URLs, and a close that ends every connection. */
 export async function serveStandIns(handlers: Handler[]): Promise<{ urls: string[]; close(): Promise<void> }> {
