@@ -72,6 +72,11 @@ export class FramedConnection implements Endpoints {
     });
   }
 
+  /** TCP payload bytes written to and read from this connection's socket so far (also after it closed). */
+  bytes(): { sent: number; received: number } {
+    return { sent: this.socket.bytesWritten, received: this.socket.bytesRead };
+  }
+
   /** Whether the connection can still carry messages. */
   get open(): boolean {
     return this.failure === undefined;

@@ -135,6 +135,7 @@ export class PrimaryAgent {
         if (!(err instanceof LinkDown) && !(err instanceof ProtocolError) && !(err instanceof CeremonyAborted)) this.hsmFailure(err, 'session');
       } finally {
         this.conn?.close();
+        if (this.conn) this.board.detach(this.conn);
         this.conn = undefined;
         this.board.update((s) => (s.session = null));
       }
@@ -152,6 +153,7 @@ export class PrimaryAgent {
     // Outside the tunnel the source is the underlay's own address: --bind (the tunnel address) is not used.
     const conn = await FramedConnection.dial(target, this.o.netTimeoutMs, outside ? undefined : this.o.bind);
     this.conn = conn;
+    this.board.attach(conn);
     if (this.stopped) throw new LinkDown('stopping');
     const session = { local: conn.local, remote: conn.remote, since: Date.now() };
     this.board.update((s) => ((s.session = session), (s.lastSession = session), s.counters.sessions++));

@@ -84,6 +84,7 @@ export class ReplicaAgent {
   }
 
   private async serve(conn: FramedConnection): Promise<void> {
+    this.board.attach(conn);
     try {
       const hello = await conn.expect('hello', this.o.netTimeoutMs, 'hello');
       if (this.active && this.active !== conn) {
@@ -111,6 +112,7 @@ export class ReplicaAgent {
       if (!this.stopped) this.log('disconnected', { remote: conn.remote, why });
     } finally {
       conn.close();
+      this.board.detach(conn);
       if (this.active === conn) {
         this.active = undefined;
         if (!this.stopped) this.board.update((s) => ((s.session = null), (s.state = 'listening')));

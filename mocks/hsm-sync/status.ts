@@ -32,10 +32,21 @@ export interface AgentStatus {
   rejected: Array<{ name: WireName; detail: string }>;
   /** Primary: token objects it does not replicate, and why. */
   unreplicable: Unreplicable[];
+  /**
+   * TCP payload bytes of this agent's session sockets, all sessions together (framing and JSON
+   * included, TCP/IP headers not): what crossed the link between the agents, for comparing with the
+   * tunnel's transfer counters. As of the last status write.
+   */
+  bytes: { sent: number; received: number };
   /** Primary: milliseconds from sending a put to its acknowledgement. */
   latencyMs: { n: number; last: number | null; p50: number | null; p95: number | null };
   lastError: string | null;
   faults: string[];
+}
+
+/** A session socket whose bytes are counted (connection.ts FramedConnection). */
+export interface Link {
+  bytes(): { sent: number; received: number };
 }
 
 export type EventLog = (ev: string, fields?: Record<string, unknown>) => void;
@@ -45,6 +56,9 @@ const LATENCY_WINDOW = 1000;
 export class StatusBoard {
   readonly status: AgentStatus;
   private readonly latencies: number[] = [];
+  /** Open session sockets, and the bytes of those already closed. */
+  private readonly links = new Set<Link>();
+  private closedBytes = { sent: 0, received: 0 };
 
   constructor(
     init: Pick<AgentStatus, 'role' | 'site' | 'faults'>,
@@ -64,6 +78,7 @@ export class StatusBoard {
       rejected: [],
       unreplicable: [],
       latencyMs: { n: 0, last: null, p50: null, p95: null },
+      bytes: { sent: 0, received: 0 },
       lastError: null,
     };
     this.write();
@@ -87,7 +102,22 @@ export class StatusBoard {
     this.update((s) => (s.latencyMs = { n: s.latencyMs.n + 1, last: ms, p50: q(0.5), p95: q(0.95) }));
   }
 
+  /** Counts `link`'s bytes in `bytes` from now on (each later write reads them). */
+  attach(link: Link): void {
+    this.links.add(link);
+  }
+
+  /** The session is over: its final bytes stay in `bytes`. Idempotent. */
+  detach(link: Link): void {
+    if (!this.links.delete(link)) return;
+    const b = link.bytes();
+    this.closedBytes = { sent: this.closedBytes.sent + b.sent, received: this.closedBytes.received + b.received };
+    this.write();
+  }
+
   private write(): void {
+    const open = [...this.links].map((l) => l.bytes());
+    this.status.bytes = { sent: this.closedBytes.sent + open.reduce((n, b) => n + b.sent, 0), received: this.closedBytes.received + open.reduce((n, b) => n + b.received, 0) };
     if (!this.file) return;
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(this.status, null, 1)}\n`, { mode: 0o644 });

@@ -8,6 +8,8 @@ import { formatHostPort, type HostPort } from '../kme/host-port.ts';
 export class Relay {
   private cut = false;
   private readonly open = new Set<Socket>();
+  /** Bytes passed on: `up` from the dialling side to the target, `down` back. */
+  readonly bytes = { up: 0, down: 0 };
 
   private constructor(
     private readonly server: Server,
@@ -58,8 +60,8 @@ export class Relay {
     });
     up.on('error', () => undefined);
     client.on('close', () => up.destroy());
-    client.on('data', (d: Buffer) => void (this.cut || up.write(d)));
-    up.on('data', (d: Buffer) => void (this.cut || client.write(d)));
+    client.on('data', (d: Buffer) => void (this.cut || ((this.bytes.up += d.length), up.write(d))));
+    up.on('data', (d: Buffer) => void (this.cut || ((this.bytes.down += d.length), client.write(d))));
   }
 }
 

@@ -10,7 +10,8 @@ import { TokenSide, type TokenOp } from './token-side.ts';
 export type WorkerRequest = { id: number; op: TokenOp; args: unknown } | { id: number; op: 'close' };
 export type WorkerMessage = { type: 'ready' } | { type: 'call'; fn: string } | { type: 'result'; id: number; result: unknown } | { type: 'error'; id: number; name: string; message: string };
 
-new Worker(`const first = process.ppid; setInterval(() => { if (process.ppid !== first) process.kill(-process.pid, 'SIGKILL'); }, 500);`, { eval: true }).unref();
+// The agent's PID is read here, not by the thread: a thread that starts late (loaded machine) would read the reaper's.
+new Worker(`const { workerData: agent } = require('node:worker_threads'); setInterval(() => { if (process.ppid !== agent) process.kill(-process.pid, 'SIGKILL'); }, 500);`, { eval: true, workerData: process.ppid, execArgv: [] }).unref();
 
 const send = (m: WorkerMessage): void => void process.send!(m);
 let last = '';

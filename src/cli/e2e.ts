@@ -1,4 +1,4 @@
-// `qkd-harness e2e`: the WireGuard end-to-end suites (suites/e2e) against the lab (built by the suites)
+// `qkd-harness e2e`: the end-to-end suites (suites/e2e: WireGuard PSK agreement, rekey alignment, faults, HSM replication over the tunnel) against the lab (built by the suites)
 // or against a real deployment's sites from a target profile (read through their `exec` prefixes).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,7 +57,7 @@ async function e2e(o: E2eOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('e2e')
-    .description('WireGuard end-to-end suites: PSK agreement, rekey alignment, faults (lab only)')
+    .description('end-to-end suites: WireGuard PSK agreement, rekey alignment, HSM replication over the tunnel; faults (lab only)')
     .option('--lab', 'build the two-site lab (the default)')
     .option('--target <file>', 'a target profile whose `sites` (exec prefix, wireguard interface/peer, probe) name a real deployment')
     .option('--rotations <n>', 'rotations to observe (default 2)')

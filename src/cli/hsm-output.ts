@@ -58,6 +58,8 @@ export function formatResult(r: HsmResult): string {
       return `signature ${r.valid ? 'valid' : 'INVALID'} (${r.mechanism}, ${formatName(r.key)} on token "${r.token}")\n`;
     case 'destroy':
       return `destroyed on token "${r.token}": ${r.destroyed.map(formatName).join('; ')}\n`;
+    case 'extraction':
+      return `extraction attempt on ${formatName(r.key)} (token "${r.token}"): read ${r.read.outcome}, wrap-then-decrypt ${r.wrap.outcome}\n`;
   }
 }
 

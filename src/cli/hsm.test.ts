@@ -73,7 +73,7 @@ describe('qkd-harness hsm: usage errors (no token needed)', () => {
     const runs: Array<[string[], RegExp]> = [
       [['objects'], /--module PATH/],
       [['objects', '--module', '/x.so'], /--token LABEL or --slot ID/],
-      [['objects', '--site', 'alice'], /running lab, which has no HSM tokens yet/],
+      [['objects', '--site', 'alice', '--run-id', 'zzzzzz'], /no lab zzzzzz is up/],
       [['objects', '--target', 'p.yaml'], /--target needs --site/],
       [['objects', '--module', '/x.so', '--token', 't', '--target', 'p.yaml', '--site', 'a'], /either --target/],
       [['compare', '--module', '/x.so', '--token', 'a'], /two tokens/],
@@ -163,6 +163,7 @@ describe.skipIf(Boolean(gate.skip))(titled('qkd-harness hsm on SoftHSM2 tokens',
       cli(['hsm', 'verify', ...at, '--label', 'r', '--signature', file('rsa.sig'), '--json'], { env, input: Buffer.from('signed data').toString('base64') }),
       cli(['hsm', 'verify', ...at, '--label', 'e', '--in', file('other.bin', 'other data'), '--signature', file('ec.sig')], { env }),
     ]);
+    expect(decRsa.code, decRsa.stderr).toBe(0);
     expect(Buffer.from(decRsa.stdout.trim(), 'base64').toString()).toBe(plain);
     expect(decAes.code, decAes.stderr).toBe(0);
     expect(readFileSync(file('aes.pt'), 'utf8')).toBe(plain);
@@ -173,6 +174,7 @@ describe.skipIf(Boolean(gate.skip))(titled('qkd-harness hsm on SoftHSM2 tokens',
     const ambiguous = await cli(['hsm', 'destroy', ...at, '--label', 'r'], { env });
     expect([ambiguous.code, ambiguous.stderr]).toEqual([2, expect.stringMatching(/2 objects match label "r".*--all/)]);
     const destroyed = await cli(['hsm', 'destroy', ...at, '--label', 'r', '--all'], { env });
+    expect(destroyed.code, destroyed.stderr).toBe(0);
     expect(destroyed.stdout).toMatch(/destroyed on token "cli-ops": .*"r".*"r"/);
     const byClass = await cli(['hsm', 'destroy', ...at, '--label', 'e', '--class', 'public-key'], { env });
     expect(byClass.code, byClass.stderr).toBe(0);
@@ -318,11 +320,44 @@ describe.skipIf(Boolean(p11kitGate.skip))(titled('qkd-harness hsm deadline', p11
     const marker = `298.${process.pid}${Date.now() % 100_000}`;
     const p = spawn(process.execPath, [BIN, 'hsm', 'slots', '--module', P11KIT_CLIENT, '--timeout-ms', '600000'], { env: { ...process.env, VITEST: undefined, P11_KIT_SERVER_ADDRESS: `|sleep ${marker}` } });
     const exited = new Promise((resolve) => p.on('close', resolve));
-    expect(await waitFor(async () => (await processes()).includes(marker), 60_000), 'the module started its helper').toBe(true);
+    // Two tsx start-ups (command, then worker) on a loaded machine: a generous bound, not a timing check.
+    expect(await waitFor(async () => (await processes()).includes(marker), 90_000), 'the module started its helper').toBe(true);
     p.kill('SIGKILL');
     await exited;
     expect(await waitFor(async () => !(await processes()).includes(marker), 30_000), 'the helper is gone after the command was killed').toBe(true);
-  }, 120_000);
+  }, 180_000);
+
+  it('a worker whose parent dies right after handing over the request (before its watchdog could look) goes too', async () => {
+    if (p11kitGate.fail) throw new Error(p11kitGate.fail);
+    // The race of a loaded machine, made certain: the parent SIGKILLs itself as soon as the request is sent.
+    const marker = `296.${process.pid}${Date.now() % 100_000}`;
+    const parent = [
+      `import { spawn } from 'node:child_process';`,
+      `import { tsNode } from ${JSON.stringify(join(import.meta.dirname, '..', 'lab', 'node.ts'))};`,
+      `const [node, ...args] = tsNode('src/hsm/runner-main.ts');`,
+      `const c = spawn(node, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced', env: { ...process.env, QKD_HSM_RUNNER_PARENT: String(process.pid) } });`,
+      `process.stdout.write(String(c.pid));`,
+      `c.on('message', (m) => m.type === 'ready' && c.send({ location: { module: ${JSON.stringify(P11KIT_CLIENT)} }, request: { op: 'slots' } }, () => process.kill(process.pid, 'SIGKILL')));`,
+    ].join('\n');
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', parent], { env: { ...process.env, P11_KIT_SERVER_ADDRESS: `|sleep ${marker}` }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const ended = await new Promise<string | null>((resolve) => p.on('close', (_c, signal) => resolve(signal)));
+    expect(ended, 'the parent reached the request and killed itself').toBe('SIGKILL');
+    const worker = Number(out);
+    expect(worker, 'the parent named its worker').toBeGreaterThan(1);
+    // A zombie (an orphan whose reaper has not collected it yet) counts as gone: it runs nothing.
+    const alive = () => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${worker}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    const gone = await waitFor(async () => !alive() && !(await processes()).includes(marker), 30_000);
+    if (!gone && alive()) process.kill(-worker, 'SIGKILL'); // leave nothing behind when the check fails
+    expect(gone, 'the worker and the module\'s helper are gone after the parent died').toBe(true);
+  }, 180_000);
 });
 
 /** Polls `check` every 200 ms until it holds or `ms` pass (a generous bound, not a timing assertion). */

@@ -59,7 +59,8 @@ function common(c: Command, needToken = true): Command {
     .option('--token <label>', needToken ? 'token label' : 'only this token')
     .option('--slot <id>', 'slot ID instead of (or with) the label')
     .option('--target <file>', 'target profile: use sites.<site>.hsm {module, token, pin}')
-    .option('--site <name>', 'site of the target profile')
+    .option('--site <name>', 'site of the target profile; without --target: alice|bob of the running lab')
+    .option('--run-id <id>', 'the lab whose site --site names, when several run')
     .option('--timeout-ms <ms>', 'deadline of the PKCS#11 work; exit 3 when the module does not answer', DEFAULT_TIMEOUT_MS)
     .option('--pin-stdin', 'read the PIN from the first line of stdin (the rest of stdin is the input data)')
     .option('--json', 'machine-readable output')
@@ -100,12 +101,23 @@ class Stdin {
   }
   async base64(what: string): Promise<Buffer> {
     this.data ??= await readAll(process.stdin);
-    const text = this.data.toString('utf8').replace(/\s+/g, '');
-    if (!text) throw new UsageError(`no ${what} on stdin: give base64 there, or a file with --in/--signature`);
-    const problem = base64Problem(text);
-    if (problem) throw new UsageError(`${what} on stdin is not base64 (${problem}); give a file with --in/--signature instead`);
-    return Buffer.from(text, 'base64');
+    return decodeBase64(this.data.toString('utf8'), what);
   }
+  /** Two base64 values on two lines (verify with --in - --signature -: data, then signature). */
+  async twoLines(first: string, second: string): Promise<[Buffer, Buffer]> {
+    this.data ??= await readAll(process.stdin);
+    const lines = this.data.toString('utf8').split('\n').filter((l) => l.trim());
+    if (lines.length !== 2) throw new UsageError(`--in - with --signature -: stdin must hold two base64 lines (${first}, then ${second}), got ${lines.length}`);
+    return [decodeBase64(lines[0]!, first), decodeBase64(lines[1]!, second)];
+  }
+}
+
+function decodeBase64(raw: string, what: string): Buffer {
+  const text = raw.replace(/\s+/g, '');
+  if (!text) throw new UsageError(`no ${what} on stdin: give base64 there, or a file with --in/--signature`);
+  const problem = base64Problem(text);
+  if (problem) throw new UsageError(`${what} on stdin is not base64 (${problem}); give a file with --in/--signature instead`);
+  return Buffer.from(text, 'base64');
 }
 
 async function input(file: string, stdin: Stdin, what: string): Promise<Buffer> {
@@ -136,7 +148,14 @@ async function onToken(o: CommonOptions, build: (stdin: Stdin) => Promise<HsmReq
   const pin = needToken ? await obtainPin(address, stdin.pin) : undefined;
   const request = await build(stdin);
   if (needsLogin(request.op) && pin === undefined) throw new UsageError(`${request.op} needs the token's PIN`);
-  return { result: await runHsm(address.location, pin, request, { timeoutMs, env: address.env }), address };
+  return { result: await runOn(address, pin, request, timeoutMs), address };
+}
+
+/** A profile site with a non-empty `exec` runs the request there (src/sites/hsm-remote.ts); any other address in a local worker. */
+async function runOn(address: HsmAddress, pin: string | undefined, request: HsmRequest, timeoutMs: number): Promise<HsmResult> {
+  if (!address.remote) return runHsm(address.location, pin, request, { timeoutMs, env: address.env });
+  const [{ remoteSiteClient }, { SiteDriver }] = await Promise.all([import('../sites/hsm-remote.ts'), import('../sites/driver.ts')]);
+  return remoteSiteClient(address.name, new SiteDriver(address.name, address.remote.exec), address.remote.entry, pin).run(request, { timeoutMs });
 }
 
 const print = (json: boolean | undefined, result: HsmResult, extra: Record<string, unknown> = {}) => {
@@ -201,11 +220,14 @@ export function register(program: Command): void {
 
   keyOptions(common(hsm.command('verify').description('verify a signature with a public key; exit 1 when it does not verify')))
     .option('--in <file>', 'signed data (raw bytes); - reads base64 from stdin', '-')
-    .requiredOption('--signature <file>', 'signature (raw bytes); - reads base64 from stdin')
+    .requiredOption('--signature <file>', 'signature (raw bytes); - reads base64 from stdin (with --in -: data on the first line, signature on the second)')
     .action(async (o: DataOptions) => {
-      if (o.in === '-' && o.signature === '-') throw new UsageError('--in and --signature cannot both come from stdin');
       const key = keySelector(o);
-      const { result } = await onToken(o, async (stdin) => ({ op: 'verify', key, data: await input(o.in, stdin, 'data'), signature: await input(o.signature!, stdin, 'signature') }));
+      const both = o.in === '-' && o.signature === '-'; // two base64 lines: how a remote site is asked
+      const { result } = await onToken(o, async (stdin) => {
+        const [data, signature] = both ? await stdin.twoLines('data', 'signature') : [await input(o.in, stdin, 'data'), await input(o.signature!, stdin, 'signature')];
+        return { op: 'verify', key, data, signature };
+      });
       print(o.json, result);
       if (result.op === 'verify' && !result.valid) process.exitCode = EXIT.unexpected;
     });
@@ -219,6 +241,15 @@ export function register(program: Command): void {
       print(o.json, (await onToken(o, async () => ({ op: 'destroy', key, all: o.all === true }))).result);
     });
 
+  // The harness's protection check on a remote site (src/sites/hsm-remote.ts, src/hsm/extraction.ts):
+  // tries to read a private/secret key's value and the wrap-then-decrypt attack; outcomes only, never
+  // bytes. Not in the help: an operator's tool, not a demo operation. Always JSON.
+  keyOptions(common(hsm.command('extraction', { hidden: true }).description('try to get a private or secret key out (read, wrap-then-decrypt): outcomes as JSON, never key bytes'))).action(async (o: KeyOptions) => {
+    const key = keySelector(o);
+    const { result } = await onToken(o, async () => ({ op: 'extraction', key }));
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  });
+
   const repeat = (v: string, acc: string[]) => [...acc, v];
   hsm
     .command('compare')
@@ -227,7 +258,8 @@ export function register(program: Command): void {
     .option('--token <label>', 'token label (twice: A then B)', repeat, [] as string[])
     .option('--slot <id>', 'slot ID (twice: A then B) instead of labels', repeat, [] as string[])
     .option('--target <file>', 'target profile with sites.<site>.hsm')
-    .option('--site <name>', 'profile site (twice: A then B)', repeat, [] as string[])
+    .option('--site <name>', 'profile site, or without --target a site of the running lab (twice: A then B)', repeat, [] as string[])
+    .option('--run-id <id>', 'the lab whose sites --site names, when several run')
     .option('--timeout-ms <ms>', 'deadline of the PKCS#11 work on each side', DEFAULT_TIMEOUT_MS)
     .option('--pin-stdin', 'read the PIN (used for both tokens) from the first line of stdin')
     .option('--json', 'machine-readable output')
@@ -237,13 +269,13 @@ export function register(program: Command): void {
       }),
     )
     .showHelpAfterError(false)
-    .action(async (o: { module: string[]; token: string[]; slot: string[]; target?: string; site: string[]; timeoutMs: string; pinStdin?: boolean; json?: boolean }) => {
+    .action(async (o: { module: string[]; token: string[]; slot: string[]; target?: string; site: string[]; runId?: string; timeoutMs: string; pinStdin?: boolean; json?: boolean }) => {
       const timeoutMs = timeout(o.timeoutMs);
       const sides = await compareAddresses(o);
       const stdin = new Stdin();
       await stdin.init(o.pinStdin === true);
       const pins = [await obtainPin(sides[0], stdin.pin), await obtainPin(sides[1], stdin.pin)];
-      const settled = await Promise.allSettled(sides.map((a, i) => runHsm(a.location, pins[i], { op: 'objects' }, { timeoutMs, env: a.env })));
+      const settled = await Promise.allSettled(sides.map((a, i) => runOn(a, pins[i], { op: 'objects' }, timeoutMs)));
       const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ side: i === 0 ? 'A' : 'B', err: s.reason as Error }] : []));
       if (failed.length) {
         const err = failed[0]!.err;
@@ -261,12 +293,13 @@ export function register(program: Command): void {
 }
 
 /** The two sides of `compare`: two profile sites, or two tokens (labels or slots) of one or two modules. */
-async function compareAddresses(o: { module: string[]; token: string[]; slot: string[]; target?: string; site: string[] }): Promise<[HsmAddress, HsmAddress]> {
+async function compareAddresses(o: { module: string[]; token: string[]; slot: string[]; target?: string; site: string[]; runId?: string }): Promise<[HsmAddress, HsmAddress]> {
   if (o.site.length || o.target !== undefined) {
     if (o.module.length || o.token.length || o.slot.length) throw new UsageError('give either --target FILE with two --site, or --module with two --token/--slot, not both');
     if (o.site.length !== 2) throw new UsageError(`compare needs two sites (--site A --site B), got ${o.site.length}`);
-    return [await resolveAddress({ target: o.target, site: o.site[0] }), await resolveAddress({ target: o.target, site: o.site[1] })];
+    return [await resolveAddress({ target: o.target, site: o.site[0], runId: o.runId }), await resolveAddress({ target: o.target, site: o.site[1], runId: o.runId })];
   }
+  if (o.runId !== undefined) throw new UsageError('--run-id picks a lab: give it with --site A --site B');
   if (o.module.length < 1 || o.module.length > 2) throw new UsageError('compare needs --module PATH once (both tokens) or twice (A then B)');
   const names = o.token.length ? o.token : o.slot;
   if ((o.token.length && o.slot.length) || names.length !== 2) throw new UsageError('compare needs two tokens: --token A --token B (or --slot A --slot B)');

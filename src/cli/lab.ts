@@ -1,6 +1,8 @@
 // `qkd-harness lab up|status|down`: the two-site lab (docs/lab.md). `up` builds it, prints one JSON line
 // (names, addresses, files) and keeps it running until SIGINT/SIGTERM (or `lab down`), then removes
 // everything; `--detach` returns once it is up. `down --stale` cleans what crashed runs left behind.
+// `--hsm on|off` adds (default: when SoftHSM2 and pkcs11js are usable) a SoftHSM2 token per site and the
+// replication agents; `status` then also shows each token and agent (never a PIN).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,10 +14,12 @@ import { newRunId, type SiteName } from '../lab/names.ts';
 import { REPO_ROOT } from '../lab/node.ts';
 import { labUnavailable } from '../lab/prerequisites.ts';
 import { isAlive, listRecords, stateDir, type LabRecord } from '../lab/state.ts';
-import { labStatus } from '../lab/status.ts';
+import { hsmUnavailable } from '../lab/hsm.ts';
+import { labStatus, type LabStatus } from '../lab/status.ts';
 import { signalGroup } from '../lab/process.ts';
 import { MODES } from '../../mocks/keyctl/config.ts';
 import { FAULTS } from '../../mocks/keyctl/faults.ts';
+import { SYNC_FAULTS, type SyncFault } from '../../mocks/hsm-sync/faults.ts';
 import { CannotRunError, UsageError } from './exit.ts';
 
 interface UpOptions {
@@ -27,6 +31,8 @@ interface UpOptions {
   pqcTimeScale: string;
   mode: string;
   fault: string[];
+  hsm: string;
+  hsmFault: string[];
   runId?: string;
   detach?: boolean;
   quiet?: boolean;
@@ -44,6 +50,23 @@ function parseFault(v: string): [SiteName, FaultSpec] {
   if (!m) throw new UsageError(`--fault must be SITE:NAME[@FROM][+FOR] (e.g. bob:kms-outage@30+20), got "${v}"`);
   for (const n of m[2]!.split(',')) if (!(n in FAULTS)) throw new UsageError(`--fault: unknown fault "${n}" (known: ${Object.keys(FAULTS).join(', ')})`);
   return [m[1] as SiteName, { fault: m[2]!, ...(m[3] ? { fromS: m[3] === 'signal' ? 'signal' : Number(m[3]) } : {}), ...(m[4] ? { forS: Number(m[4]) } : {}) }];
+}
+
+/** `SITE:NAME[,NAME…]` of the replication agents; each fault must belong to the site's role (alice primary, bob replica). */
+function parseHsmFaults(values: string[]): Partial<Record<SiteName, string[]>> {
+  const out: Partial<Record<SiteName, string[]>> = {};
+  for (const v of values) {
+    const m = /^(alice|bob):([a-z-]+(?:,[a-z-]+)*)$/.exec(v);
+    if (!m) throw new UsageError(`--hsm-fault must be SITE:NAME (e.g. alice:drop-deletes), got "${v}"`);
+    const site = m[1] as SiteName;
+    for (const n of m[2]!.split(',')) {
+      if (!(n in SYNC_FAULTS)) throw new UsageError(`--hsm-fault: unknown fault "${n}" (known: ${Object.keys(SYNC_FAULTS).join(', ')})`);
+      const role = SYNC_FAULTS[n as SyncFault].role;
+      if (role !== (site === 'alice' ? 'primary' : 'replica')) throw new UsageError(`--hsm-fault: "${n}" belongs to the ${role} agent (${role === 'primary' ? 'alice' : 'bob'})`);
+      (out[site] ??= []).push(n);
+    }
+  }
+  return out;
 }
 
 function positive(v: string, flag: string): number {
@@ -78,6 +101,12 @@ async function up(o: UpOptions): Promise<void> {
   const faults = Object.fromEntries(o.fault.map(parseFault)) as Partial<Record<SiteName, FaultSpec>>;
   const intervalS = positive(o.interval, '--interval');
   const pqcTimeScale = positive(o.pqcTimeScale, '--pqc-time-scale');
+  if (!['on', 'off', 'auto'].includes(o.hsm)) throw new UsageError(`--hsm must be on, off or auto, got "${o.hsm}"`);
+  const hsmFaults = parseHsmFaults(o.hsmFault);
+  const hsmWhyNot = o.hsm === 'off' ? undefined : hsmUnavailable();
+  if (o.hsm === 'on' && hsmWhyNot) throw new CannotRunError(`--hsm on: the lab's tokens cannot be made here: ${hsmWhyNot} (or run with --hsm off)`);
+  const hsm = o.hsm === 'on' || (o.hsm === 'auto' && !hsmWhyNot);
+  if (o.hsmFault.length && !hsm) throw new UsageError(`--hsm-fault needs the lab's HSM part (--hsm ${o.hsm}${hsmWhyNot ? `: ${hsmWhyNot}` : ''})`);
   if (o.detach) return detach(o);
   // Signals during the build are honoured once it is done (the build removes itself on failure).
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
@@ -90,6 +119,8 @@ async function up(o: UpOptions): Promise<void> {
     pqcTimeScale,
     mode: o.mode,
     faults,
+    hsm,
+    hsmSyncFaults: hsmFaults,
     runId: o.runId,
     log: o.quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
   }).catch((err: unknown) => {
@@ -127,10 +158,31 @@ async function detach(o: UpOptions): Promise<void> {
   throw new CannotRunError(`the lab did not come up within 120 s (log: ${log})`);
 }
 
-async function status(o: { runId?: string; all?: boolean }): Promise<void> {
+async function status(o: { runId?: string; all?: boolean; json?: boolean }): Promise<void> {
   const labs = selectLabs(o).filter((r) => r.record.info);
   if (!labs.length) throw new CannotRunError(o.runId ? `no lab ${o.runId} is up` : 'no lab is up (start one with `qkd-harness lab up`)');
-  for (const { record } of labs) line({ ...(await labStatus(record.info as LabInfo)), owner: isAlive(record.owner) ? record.owner.pid : null });
+  for (const { record } of labs) {
+    const st = { ...(await labStatus(record.info as LabInfo)), owner: isAlive(record.owner) ? record.owner.pid : null };
+    if (o.json) line(st);
+    else process.stdout.write(formatStatus(st));
+  }
+}
+
+/** `lab status` for a person: one block per lab, a few lines per site. */
+function formatStatus(st: LabStatus & { owner: number | null }): string {
+  const out = [`lab ${st.runId} (owner ${st.owner === null ? 'gone: `lab down` cleans up' : `pid ${st.owner}`}) at ${st.at}: PSKs ${st.pskAgree ? 'agree' : 'DIFFER'}`];
+  for (const [site, s] of Object.entries(st.sites)) {
+    const age = s.handshakeAgeS === null ? 'never' : `${s.handshakeAgeS} s ago`;
+    out.push(`  ${site}: psk ${s.psk}, handshake ${age}, rx ${s.rx} B, tx ${s.tx} B; probe ${s.probe.ok}/${s.probe.sent} ok, loss ${(s.probe.loss * 100).toFixed(2)} %, ${s.probe.down ? 'DOWN now' : 'up'}`);
+    if (s.hsm) {
+      const a = s.hsm.agent;
+      const agent = a ? `${a.role} ${a.state}${a.remote ? ` (session to ${a.remote})` : ''}, imported ${a.imported}, rejected ${a.rejected}${a.pending !== null ? `, pending ${a.pending}` : ''}` : 'no status';
+      out.push(`    token ${s.hsm.token}: ${s.hsm.objects ?? '?'} objects; agent ${agent}`);
+    }
+    if (s.hsm?.error) out.push(`    hsm: ${s.hsm.error}`);
+    if (s.error) out.push(`    error: ${s.error}`);
+  }
+  return `${out.join('\n')}\n`;
 }
 
 async function down(o: { runId?: string; all?: boolean; stale?: boolean }): Promise<void> {
@@ -170,16 +222,19 @@ export function register(program: Command): void {
     .option('--pqc-time-scale <x>', 'Rosenpass timing scale (1: rekey after 120 s, reject after 180 s)', '1')
     .option('--mode <mode>', `Arnika MODE (${MODES.join(', ')})`, 'AtLeastQkdRequired')
     .option('--fault <site:name[@from][+for]>', `inject a fault (repeatable): ${Object.keys(FAULTS).join(', ')}`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--hsm <on|off|auto>', 'a SoftHSM2 token per site and the replication agents (auto: when SoftHSM2 and pkcs11js are usable)', 'auto')
+    .option('--hsm-fault <site:name>', `fault switch of a replication agent (repeatable; alice = primary, bob = replica): ${Object.keys(SYNC_FAULTS).join(', ')}`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--run-id <id>', 'use this run id (6 characters a-z0-9)')
     .option('--detach', 'return once the lab is up; it runs on in the background')
     .option('--quiet', 'no progress on stderr')
     .action((o: UpOptions) => up(o));
   lab
     .command('status')
-    .description('print JSON per site: PSK fingerprint, latest handshake, rx/tx bytes, probe loss')
+    .description('per site: PSK fingerprint, latest handshake, rx/tx bytes, probe loss; token label, object count and replication agent')
     .option('--run-id <id>', 'the lab (default: the only one)')
     .option('--all', 'every lab that is up')
-    .action((o: { runId?: string; all?: boolean }) => status(o));
+    .option('--json', 'one JSON line per lab')
+    .action((o: { runId?: string; all?: boolean; json?: boolean }) => status(o));
   lab
     .command('down')
     .description('remove everything a lab created (idempotent); --stale: what crashed runs left behind')

@@ -15,7 +15,7 @@ const program = new Command('qkd-harness')
 
 // Each command's module is named after it. Only the one invoked is loaded (`psk derive` need not load the
 // lab or the mock); help and unknown commands load them all so the listing is complete.
-const COMMANDS = ['psk', 'mock', 'conformance', 'list', 'run', 'lab', 'e2e', 'report', 'hsm'];
+const COMMANDS = ['psk', 'mock', 'conformance', 'list', 'run', 'lab', 'e2e', 'report', 'hsm', 'kpi'];
 const invoked = process.argv[2];
 for (const name of COMMANDS.includes(invoked ?? '') ? [invoked!] : COMMANDS) {
   const mod = (await import(`./${name}.ts`)) as { register(p: Command): void };

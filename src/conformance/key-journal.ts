@@ -24,14 +24,17 @@ export class KeyJournal {
 
   /** Takes the keys of a 200 enc_keys/dec_keys answer (any container spelling); ignores everything else. */
   add(raw: RawResponse): void {
-    if (raw.status !== 200 || !/\/(enc|dec)_keys$/.test(new URL(raw.url).pathname)) return;
+    // Full: the body is not parsed again (a hostile container of 10⁶ keys would be, on every answer).
+    if (this.list.length >= MAX_KEYS || raw.status !== 200 || !/\/(enc|dec)_keys$/.test(new URL(raw.url).pathname)) return;
     const url = new URL(raw.url);
+    const via = `${raw.method} ${url.pathname}${url.search}`;
+    const lines: string[] = [];
     for (const k of containerKeys(raw.json())) {
-      if (this.list.length >= MAX_KEYS) return;
-      const via = `${raw.method} ${url.pathname}${url.search}`;
+      if (this.list.length >= MAX_KEYS) break;
       this.list.push({ key_ID: k.key_ID, ...(k.key !== undefined ? { bytes: Buffer.from(k.key, 'base64') } : {}), via });
-      if (this.idsFile) appendFileSync(this.idsFile, JSON.stringify({ key_ID: k.key_ID.slice(0, 200), via }) + '\n');
+      lines.push(JSON.stringify({ key_ID: k.key_ID.slice(0, 200), via }) + '\n');
     }
+    if (this.idsFile && lines.length) appendFileSync(this.idsFile, lines.join('')); // one write per answer
   }
 
   /** Every key_ID of the run — this process's and, with a shared file, the other suite files' — with where it came from. */

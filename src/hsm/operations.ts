@@ -3,6 +3,7 @@
 // Runs inside the child process of runner.ts, so that a module that never answers can be killed.
 import { UsageError } from '../cli/exit.ts';
 import { decrypt, encrypt, type AesMode, type OaepHash } from './cipher.ts';
+import { tryExtraction, type ExtractionReport } from './extraction.ts';
 import { takeInventory, type Inventory } from './inventory.ts';
 import { generateKey, type GeneratedKey, type KeySpec } from './keygen.ts';
 import { Pkcs11Module, type CallObserver, type SlotSummary, type TokenSummary } from './module.ts';
@@ -23,7 +24,9 @@ export type HsmRequest =
   | { op: 'encrypt' | 'decrypt'; key: ObjectSelector; data: Buffer; oaepHash?: OaepHash; aesMode?: AesMode }
   | { op: 'sign'; key: ObjectSelector; data: Buffer }
   | { op: 'verify'; key: ObjectSelector; data: Buffer; signature: Buffer }
-  | { op: 'destroy'; key: ObjectSelector; all: boolean };
+  | { op: 'destroy'; key: ObjectSelector; all: boolean }
+  /** Harness only (no CLI command): tries to get the key's value out (extraction.ts); reports outcomes, never bytes. */
+  | { op: 'extraction'; key: ObjectSelector };
 
 export type HsmResult =
   | { op: 'slots'; module: ModuleInfo; slots: SlotSummary[] }
@@ -33,7 +36,8 @@ export type HsmResult =
   | { op: 'encrypt' | 'decrypt'; token: string; key: ObjectSummary; mechanism: string; output: Buffer }
   | { op: 'sign'; token: string; key: ObjectSummary; mechanism: string; signature: Buffer }
   | { op: 'verify'; token: string; key: ObjectSummary; mechanism: string; valid: boolean }
-  | { op: 'destroy'; token: string; destroyed: ObjectSummary[] };
+  | { op: 'destroy'; token: string; destroyed: ObjectSummary[] }
+  | ({ op: 'extraction'; token: string } & ExtractionReport);
 
 export interface ModuleInfo {
   path: string;
@@ -99,6 +103,8 @@ function onToken(s: TokenSession, req: HsmRequest): HsmResult {
       for (const h of hits) destroyObject(s, h.handle);
       return { op: 'destroy', token, destroyed: hits.map((h) => h.summary) };
     }
+    case 'extraction':
+      return { op: 'extraction', token, ...tryExtraction(s, req.key) };
     default:
       throw new UsageError(`unknown operation ${(req as { op: string }).op}`);
   }

@@ -3,7 +3,9 @@
 // 1. `--pin-stdin`: the first line of stdin (how a harness passes it to a remote `qkd-harness hsm`);
 // 2. the environment: QKD_HSM_PIN_<SITE> for a profile site, then the profile's `pin` (written as
 //    ${SOME_VARIABLE}), then QKD_HSM_PIN;
+// 2b. a lab site: the lab's PIN file (a throwaway PIN of a root-owned test token, mode 0600);
 // 3. a prompt on the terminal, without echo, when stdin is a TTY.
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli/exit.ts';
 import type { HsmAddress } from './address.ts';
 
@@ -14,8 +16,20 @@ export async function obtainPin(addr: HsmAddress, stdinPin: string | undefined, 
   if (addr.profilePin) return addr.profilePin;
   const generic = addr.pinVariables.at(-1);
   if (generic && env[generic]) return env[generic];
+  if (addr.pinFile) return readPinFile(addr.pinFile, addr.name);
   if (process.stdin.isTTY) return promptHidden(`PIN for token ${addr.location.token ?? addr.name}${addr.name !== addr.location.token ? ` (${addr.name})` : ''}: `);
   throw new UsageError(`no PIN for ${addr.name}: set ${addr.pinVariables.join(' or ')}, pass it on stdin with --pin-stdin, or run on a terminal to be asked`);
+}
+
+function readPinFile(file: string, name: string): string {
+  let pin = '';
+  try {
+    pin = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`no PIN for ${name}: the lab's PIN file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}; it is root's, mode 0600)`);
+  }
+  if (!pin) throw new UsageError(`no PIN for ${name}: the lab's PIN file ${file} is empty`);
+  return pin;
 }
 
 /** Reads one line from stdin for --pin-stdin; the rest of stdin stays available as `rest`. */

@@ -4,16 +4,31 @@
 //
 // It is the leader of its own process group (spawned detached), so the parent can kill it together
 // with anything the module started (p11-kit's transport command, for instance). Should the parent die
-// first, a watchdog thread — which keeps running while the main thread is blocked inside the module —
-// notices the new parent PID and kills the group.
+// first (SIGKILL leaves it no chance to clean up), a watchdog thread — which keeps running while the
+// main thread is blocked inside the module — notices that this process has another parent and kills
+// the group. The parent's PID comes from runner.ts rather than from process.ppid read by the watchdog:
+// a watchdog that starts late (a loaded machine) would read the reaper's PID and never notice. And no
+// PKCS#11 work starts before the watchdog is watching.
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { exitCodeFor } from '../cli/exit.ts';
+import { EXIT, exitCodeFor } from '../cli/exit.ts';
 import { execute } from './operations.ts';
-import type { ChildMessage, ParentMessage } from './runner.ts';
+import { PARENT_PID_ENV, type ChildMessage, type ParentMessage } from './runner.ts';
 
-new Worker(`const first = process.ppid; setInterval(() => { if (process.ppid !== first) process.kill(-process.pid, 'SIGKILL'); }, 500);`, { eval: true }).unref();
+const parent = Number(process.env[PARENT_PID_ENV]) || process.ppid;
+const killGroup = () => process.kill(-process.pid, 'SIGKILL');
+
+// Plain JS without the parent's execArgv: no tsx loader to start in the thread.
+const WATCHDOG = `const { workerData: parent, parentPort } = require('node:worker_threads');
+const check = () => { if (process.ppid !== parent) process.kill(-process.pid, 'SIGKILL'); };
+check();
+setInterval(check, 250);
+parentPort.postMessage('watching');`;
 
 const send = (m: ChildMessage): Promise<void> => new Promise((resolve) => process.send!(m, undefined, {}, () => resolve()));
+
+// The parent went while this process was idle (or between calls): nothing will ask for an answer.
+process.on('disconnect', killGroup);
 
 process.once('message', (m: ParentMessage) => {
   let answer: ChildMessage;
@@ -25,4 +40,11 @@ process.once('message', (m: ParentMessage) => {
   void send(answer).then(() => process.exit(0));
 });
 
-void send({ type: 'ready' });
+const watchdog = new Worker(WATCHDOG, { eval: true, workerData: parent, execArgv: [] });
+watchdog.unref();
+try {
+  await once(watchdog, 'message');
+  void send({ type: 'ready' });
+} catch (err) {
+  void send({ type: 'error', exitCode: EXIT.cannotRun, message: `the PKCS#11 worker cannot watch its parent: ${err instanceof Error ? err.message : String(err)}` }).then(() => process.exit(0));
+}

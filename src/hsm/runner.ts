@@ -12,6 +12,9 @@ import { CannotRunError, EXIT, UsageError } from '../cli/exit.ts';
 import { tsNode } from '../lab/node.ts';
 import type { HsmRequest, HsmResult, TokenLocation } from './operations.ts';
 
+/** The environment variable that tells the child its parent's PID (runner-main.ts's watchdog). */
+export const PARENT_PID_ENV = 'QKD_HSM_RUNNER_PARENT';
+
 export type ParentMessage = { location: TokenLocation; pin?: string; request: HsmRequest };
 export type ChildMessage = { type: 'ready' } | { type: 'call'; fn: string } | { type: 'result'; result: HsmResult } | { type: 'error'; exitCode: number; message: string };
 
@@ -63,7 +66,7 @@ function onSignal(sig: NodeJS.Signals): void {
  */
 export function runHsm(location: TokenLocation, pin: string | undefined, request: HsmRequest, o: RunOptions): Promise<HsmResult> {
   const [node, ...args] = tsNode('src/hsm/runner-main.ts');
-  const child = spawn(node!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env: { ...process.env, ...o.env } });
+  const child = spawn(node!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env: { ...process.env, ...o.env, [PARENT_PID_ENV]: String(process.pid) } });
   if (live.size === 0) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -105,8 +108,18 @@ export function runHsm(location: TokenLocation, pin: string | undefined, request
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      // After an answer this is the normal end; before one, the module crashed the process.
-      if (timer) finish(new CannotRunError(`the PKCS#11 worker for ${location.module} ended (${signal ?? `exit ${code}`}) while in ${lastCall}${diagnostics.trim() ? `: ${diagnostics.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      // After an answer this is the normal end; before one, the module crashed the process. 'exit' may
+      // come before the last messages are read from the channel (the answer, sent just before the child
+      // exits): judge once the channel is closed, so an answer is never taken for a crash.
+      const judge = () => {
+        if (timer) finish(new CannotRunError(`the PKCS#11 worker for ${location.module} ended (${signal ?? `exit ${code}`}) while in ${lastCall}${diagnostics.trim() ? `: ${diagnostics.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      };
+      if (!timer) return;
+      if (!child.connected) judge();
+      else {
+        child.once('disconnect', judge);
+        setTimeout(judge, 2_000); // the channel's other end may be held open by a helper the module started
+      }
     });
   });
 }

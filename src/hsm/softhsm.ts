@@ -43,8 +43,12 @@ export class SoftHsmStore {
 
   /** Creates a store in a new directory under `parent` (default: the system temp directory). */
   static create(parent = tmpdir(), prefix = 'qkdh-softhsm-'): SoftHsmStore {
-    const dir = mkdtempSync(join(parent, prefix));
-    mkdirSync(join(dir, 'tokens'), { mode: 0o700 });
+    return SoftHsmStore.at(mkdtempSync(join(parent, prefix)));
+  }
+
+  /** Creates a store in `dir` (made if missing, 0700; e.g. a lab site's `<lab dir>/<site>/softhsm`). */
+  static at(dir: string): SoftHsmStore {
+    mkdirSync(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
     // objectstore.backend=file: one file per object, no SQLite dependency; log to syslog at ERROR only.
     writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
     return new SoftHsmStore(dir);

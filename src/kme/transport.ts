@@ -119,7 +119,9 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
       }
       chunks.push(chunk);
     }
-    return answer(Buffer.concat(chunks));
+    const body = Buffer.concat(chunks);
+    chunks.length = 0; // the closures of `answer` keep this scope alive with the response: not the body twice
+    return answer(body);
   } catch (err) {
     if (timedOut) {
       noteStall(identity, url, where, deadline);

@@ -5,9 +5,11 @@
 //   │ probe ⇄ qh<id>a 203.0.113.1/24 ══╪═ WireGuard ══╪═ qh<id>b 203.0.113.2/24 ⇄ probe  │
 //   │ key control ── ETSI 014 ── KME A │              │ KME B ── ETSI 014 ── key control │
 //   │ PQC emulator → key_out           │              │ key_out ← PQC emulator           │
+//   │ token alice → sync primary ══════╪═ tunnel ═════╪▶ :5656 sync replica → token bob  │
 //   │ qh<id>ua 198.51.100.1/24 ────────┼── veth ──────┼─ qh<id>ub 198.51.100.2/24        │
 //   └──────────────────────────────────┘  underlay    └──────────────────────────────────┘
 //
+// The HSM part (src/lab/hsm.ts) is optional: SoftHSM2 tokens under the lab dir, one per site.
 // Everything is recorded in the state file before it is created, and `down()` (also run when `up`
 // fails) removes it all in reverse order.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,9 @@ import { LabProcess, startProcess, lastLines } from './process.ts';
 import { LabState, stateDir } from './state.ts';
 import { labStatus, type LabStatus } from './status.ts';
 import { addVethPair } from './veth.ts';
+import { agentSpec, createSiteToken, hsmUnavailable, labHsmAddress, readSyncStatus, wipeToken, type HsmSiteInfo } from './hsm.ts';
+import type { HsmAddress } from '../hsm/address.ts';
+import { localSiteClient, type HsmSiteClient } from '../hsm/site-client.ts';
 import { configureInterface, expireSessions, generateKeyPair, randomKey, socketPath, waitForSocket } from './wireguard.ts';
 import { newSealKey } from '../secrets/seal.ts';
 
@@ -56,6 +61,10 @@ export interface LabOptions {
   extraEnv?: Partial<Record<SiteName, Record<string, string>>>;
   faults?: Partial<Record<SiteName, FaultSpec>>;
   probeIntervalMs?: number;
+  /** SoftHSM2 token per site + replication agents (default: on when SoftHSM2 and pkcs11js are usable). */
+  hsm?: boolean;
+  /** Fault switches of the agents (mocks/hsm-sync/faults.ts), per site (alice = primary, bob = replica). */
+  hsmSyncFaults?: Partial<Record<SiteName, string[]>>;
   stateDir?: string;
   runId?: string;
   /** Progress lines (default: none). */
@@ -72,6 +81,8 @@ export interface SiteInfo {
   keyControl: { listen: string; command: string; log: string; observations: string };
   pqc?: { keyOut: string; events: string; log: string };
   probe: { target: string; port: number; log: string };
+  /** Present when the lab has tokens: module, token label, SOFTHSM2_CONF, PIN file, agent (src/lab/hsm.ts). */
+  hsm?: HsmSiteInfo;
 }
 
 export interface LabInfo {
@@ -84,6 +95,10 @@ export interface LabInfo {
   pqcTimeScale: number;
   mode: string;
   faults: Partial<Record<SiteName, FaultSpec>>;
+  /** SoftHSM2 tokens and replication agents on (per-site details under sites.*.hsm). */
+  hsm: boolean;
+  /** The agents' fault switches at start (restartHsmSync may change them; see hsmSyncFaults()). */
+  hsmSyncFaults: Partial<Record<SiteName, string[]>>;
   ca: string;
   sites: Record<SiteName, SiteInfo>;
 }
@@ -103,6 +118,10 @@ export class Lab {
 
   info!: LabInfo;
   private privateKeys = {} as Record<SiteName, string>;
+  /** The tokens' throwaway user PINs (also in each site's 0600 pinFile); never in info or state. */
+  private hsmPins: Partial<Record<SiteName, string>> = {};
+  private hsmSites: Partial<Record<SiteName, HsmSiteInfo>> = {};
+  private syncFaults: Partial<Record<SiteName, string[]>> = {};
   /** Seals the key inputs the built-in agents record (src/secrets/seal.ts); memory only, never in info or state. */
   readonly observationKey = newSealKey();
 
@@ -158,6 +177,9 @@ export class Lab {
     };
     const describeKc = (k: KeyControl) => (k.kind === 'builtin' ? 'builtin' : `exec:${k.command}`);
     const mode = o.mode ?? 'AtLeastQkdRequired';
+    const hsmWhyNot = hsmUnavailable();
+    if (o.hsm === true && hsmWhyNot) throw new Error(`the lab's HSM part cannot run here: ${hsmWhyNot}`);
+    const hsm = o.hsm ?? !hsmWhyNot;
     for (const site of SITES) mkdirSync(this.siteDir(site), { recursive: true, mode: 0o700 });
 
     // 1. Two network namespaces, one per site.
@@ -254,6 +276,20 @@ export class Lab {
     const dead = this.processes.find((p) => p.exitStatus);
     if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited at start-up: ${lastLines(dead.errLog() || dead.log())}`);
 
+    // 8. HSM: a SoftHSM2 token per site (own SOFTHSM2_CONF under the site's directory) and the
+    //    replication agents — replica on bob's tunnel address, primary in alice dialling it through the
+    //    tunnel. Keys flow once key control has installed matching PSKs; the primary retries with
+    //    back-off until then, so only the agents' readiness is awaited here, not a first session.
+    if (hsm) {
+      this.say('HSM tokens and replication agents');
+      for (const site of SITES) {
+        const t = createSiteToken(this.siteDir(site), site);
+        this.hsmSites[site] = t.info;
+        this.hsmPins[site] = t.pin;
+      }
+      await this.startHsmSync(o.hsmSyncFaults ?? {});
+    }
+
     this.info = {
       runId: this.runId,
       stateFile: this.state.file,
@@ -264,6 +300,8 @@ export class Lab {
       pqcTimeScale,
       mode,
       faults: o.faults ?? {},
+      hsm,
+      hsmSyncFaults: hsm ? (o.hsmSyncFaults ?? {}) : {},
       ca: pki.ca,
       sites: Object.fromEntries(SITES.map((site) => [site, this.siteInfo(site, keys, pqc, kc(site))])) as Record<SiteName, SiteInfo>,
     };
@@ -317,6 +355,7 @@ export class Lab {
       keyControl: { listen: `${ADDRESSES.underlay[site]}:${PORTS.keyControl}`, command: kc.kind === 'builtin' ? 'builtin' : kc.command, log: this.siteDir(site, 'key-control.log'), observations: this.siteDir(site, 'observations.jsonl') },
       ...(pqc ? { pqc: { keyOut: this.siteDir(site, 'pqc', 'key_out'), events: this.siteDir(site, 'pqc', 'events.jsonl'), log: this.siteDir(site, 'pqc.log') } } : {}),
       probe: { target: ADDRESSES.overlay[other(site)], port: PORTS.probeEcho, log: this.siteDir(site, 'probe.jsonl') },
+      ...(this.hsmSites[site] ? { hsm: this.hsmSites[site] } : {}),
     };
   }
 
@@ -360,6 +399,70 @@ export class Lab {
   /** Expires the current WireGuard sessions on `site` so the next packet handshakes with the current PSK. */
   expireSessions(site: SiteName = 'alice'): Promise<void> {
     return expireSessions(this.names.wg[site], this.privateKeys[site]);
+  }
+
+  /** Starts both agents and waits until each printed its ready line (a primary up before its replica retries with back-off). */
+  private async startHsmSync(faults: Partial<Record<SiteName, string[]>>): Promise<void> {
+    this.syncFaults = faults;
+    const agents = (['bob', 'alice'] as const).map((site) => this.start(agentSpec(site, this.names.namespace[site], this.siteDir(site), this.hsmSite(site), this.hsmPins[site]!, faults)));
+    // Each its own ready line: the log is appended to across restarts, and the ready line carries the pid.
+    await Promise.all(agents.map((p) => p.waitForLine((l) => l.includes('"ready":true') && l.includes(`"pid":${p.pid},`), 90_000)));
+  }
+
+  private hsmSite(site: SiteName): HsmSiteInfo {
+    const h = this.hsmSites[site];
+    if (!h) throw new Error(`lab ${this.runId} has no HSM tokens (started with hsm off, or SoftHSM2/pkcs11js missing)`);
+    return h;
+  }
+
+  /** The site's token for src/hsm: module, label = site, env { SOFTHSM2_CONF } of that site only. @throws when the lab has no tokens. */
+  hsmAddress(site: SiteName): HsmAddress {
+    return labHsmAddress(site, this.hsmSite(site));
+  }
+
+  /** The site token's throwaway user PIN (tests and harness only: never print it). */
+  hsmPin(site: SiteName): string {
+    this.hsmSite(site);
+    return this.hsmPins[site]!;
+  }
+
+  /** A client that runs requests on the site's token in a child process under a deadline. */
+  hsmClient(site: SiteName): HsmSiteClient {
+    return localSiteClient(site, this.hsmAddress(site), this.hsmPin(site));
+  }
+
+  /** The agent's status file, parsed (shape: docs/hsm-sync.md); undefined when missing or unreadable. */
+  hsmSyncStatus(site: SiteName): unknown {
+    return readSyncStatus(this.hsmSite(site));
+  }
+
+  /** The agents' current fault switches. */
+  hsmSyncFaults(): Partial<Record<SiteName, string[]>> {
+    return this.syncFaults;
+  }
+
+  /**
+   * Stops both agents (SIGTERM, their clean exit), optionally destroys every object on bob's token
+   * (`wipeReplica`: the token is re-initialised, same label and PIN), and starts them again with
+   * `faults` (default none), waiting until both are ready. The old processes leave the state file.
+   */
+  async restartHsmSync(o: { faults?: Partial<Record<SiteName, string[]>>; wipeReplica?: boolean } = {}): Promise<void> {
+    this.hsmSite('alice');
+    const old = this.processes.filter((p) => p.spec.name === 'hsm-sync');
+    // Primary first: it would otherwise dial a replica that is going away and log the refusal.
+    for (const p of SITES.flatMap((site) => old.filter((x) => x.spec.site === site))) await p.stop(5_000);
+    const stray = old.find((p) => p.running);
+    if (stray) throw new Error(`the hsm-sync agent of ${stray.spec.site} (pid ${stray.pid}) did not stop`);
+    for (const p of old) this.processes.splice(this.processes.indexOf(p), 1);
+    this.state.update((r) => (r.processes = r.processes.filter((x) => !old.some((p) => p.pid === x.pid && p.id.start === x.start))));
+    if (o.wipeReplica) wipeToken(this.hsmSite('bob'), this.hsmPins.bob!);
+    await this.startHsmSync(o.faults ?? {});
+  }
+
+  /** Cuts (false) or restores (true) the underlay: `ip link set <veth> down|up` in both namespaces. */
+  async setUnderlay(up: boolean): Promise<void> {
+    const host = SiteDriver.local('host');
+    for (const site of SITES) await host.check(['ip', '-n', this.names.namespace[site], 'link', 'set', this.names.veth[site], up ? 'up' : 'down'], { timeoutMs: 10_000 });
   }
 
   status(): Promise<LabStatus> {

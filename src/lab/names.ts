@@ -51,4 +51,4 @@ export const ADDRESSES = {
 } as const;
 
 /** Ports inside each site's namespace (namespaces are separate, so both sites use the same ones). */
-export const PORTS = { wireguard: 51820, kme: 8443, kmsLink: 9000, keyControl: 9440, pqc: 9999, probeEcho: 7 } as const;
+export const PORTS = { wireguard: 51820, kme: 8443, kmsLink: 9000, keyControl: 9440, pqc: 9999, probeEcho: 7, hsmSync: 5656 } as const;

@@ -1,7 +1,9 @@
 // `lab status`: per site the configured PSK's fingerprint, the latest handshake, rx/tx bytes and the
-// probe's loss — read through the site drivers and the probe logs; no key material.
+// probe's loss — read through the site drivers and the probe logs; with the HSM part, the token's label
+// and object count and the replication agent's state (src/lab/hsm.ts). No key material, no PIN.
 import { SiteDriver } from '../sites/driver.ts';
 import { samplePeer } from '../sites/wg.ts';
+import { hsmSiteStatus, type HsmSiteStatus } from './hsm.ts';
 import type { LabInfo } from './lab.ts';
 import { SITES, type SiteName } from './names.ts';
 import { readProbeLog } from './probe.ts';
@@ -13,6 +15,8 @@ export interface SiteStatus {
   rx: number;
   tx: number;
   probe: { sent: number; ok: number; lost: number; loss: number; outages: number; down: boolean; rttP50Ms: number | null };
+  /** The site's token and replication agent (labs with the HSM part only). */
+  hsm?: HsmSiteStatus;
   error?: string;
 }
 
@@ -27,6 +31,7 @@ export async function siteStatus(info: LabInfo, site: SiteName): Promise<SiteSta
   const s = info.sites[site];
   const p = readProbeLog(s.probe.log);
   const probe = { sent: p.sent, ok: p.ok, lost: p.lost, loss: Number(p.loss.toFixed(4)), outages: p.outages.length, down: p.outages.some((o) => o.to === null), rttP50Ms: p.rttP50 };
+  const hsm = s.hsm ? { hsm: await hsmSiteStatus(site, s.hsm) } : {};
   try {
     const peer = await samplePeer(SiteDriver.netns(site, s.namespace), s.wireguard.interface, s.wireguard.peer);
     return {
@@ -36,9 +41,10 @@ export async function siteStatus(info: LabInfo, site: SiteName): Promise<SiteSta
       rx: peer.rx,
       tx: peer.tx,
       probe,
+      ...hsm,
     };
   } catch (err) {
-    return { psk: '(unknown)', latestHandshake: null, handshakeAgeS: null, rx: 0, tx: 0, probe, error: err instanceof Error ? err.message : String(err) };
+    return { psk: '(unknown)', latestHandshake: null, handshakeAgeS: null, rx: 0, tx: 0, probe, ...hsm, error: err instanceof Error ? err.message : String(err) };
   }
 }
 

@@ -31,11 +31,24 @@ export function randomKey(): string {
   return randomBytes(32).toString('base64');
 }
 
-/** Waits until wireguard-go has created the interface's control socket. */
-export async function waitForSocket(iface: string, timeoutMs = 5_000): Promise<void> {
+/**
+ * Waits until wireguard-go answers on the interface's control socket. The socket file appears at
+ * bind(), before listen(): a `wg set` in that gap finds no userspace listener, falls back to the kernel
+ * (absent here) and fails with "Protocol not supported" — so a UAPI `get` must be answered first.
+ */
+export async function waitForSocket(iface: string, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (!existsSync(socketPath(iface))) {
-    if (Date.now() > until) throw new Error(`wireguard-go did not create ${socketPath(iface)} within ${timeoutMs} ms`);
+  let last = 'no control socket yet';
+  for (;;) {
+    if (existsSync(socketPath(iface))) {
+      try {
+        await uapi(iface, 'get=1', Math.max(500, until - Date.now()));
+        return;
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+    }
+    if (Date.now() > until) throw new Error(`wireguard-go did not answer on ${socketPath(iface)} within ${timeoutMs} ms (${last})`);
     await sleep(50);
   }
 }

@@ -85,6 +85,8 @@ export class SiteDriver {
       const timer = setTimeout(() => {
         timedOut = true;
         child.kill('SIGKILL');
+        // A grandchild (a shell's `sleep`) may hold the pipes open after the kill: stop waiting for it.
+        setTimeout(() => [child.stdout, child.stderr].forEach((s) => s?.destroy()), 1_000).unref();
       }, deadline);
       child.stdout!.on('data', (b: Buffer) => out.push(b));
       child.stderr!.on('data', (b: Buffer) => err.push(b));

@@ -18,7 +18,7 @@ describe.skipIf(Boolean(why) && !mustRun)(`target sites through drivers${why ? `
 
   it('observes rotations and probes across the tunnel through exec prefixes only', async () => {
     if (why) throw new Error(`QKD_REQUIRE_LAB=1 but the lab cannot run: ${why}`);
-    lab = await Lab.up({ intervalS: 6, pqc: false });
+    lab = await Lab.up({ intervalS: 6, pqc: false, hsm: false });
     const sites = Object.fromEntries(
       (['alice', 'bob'] as const).map((s) => {
         const i = lab!.info.sites[s];

@@ -21,12 +21,55 @@ export const SaeEntry = z.strictObject({
   key: nonEmpty.optional(),
 });
 
+/**
+ * `sites.<name>.hsm`: the site's PKCS#11 token. `module` is the module's path *on the site*; the token is
+ * named by `token` (label) and/or `slot` (decimal or 0x-hex; Luna HA members repeat labels). `pin` is
+ * optional (write it as ${VAR}): `qkd-harness hsm` also reads QKD_HSM_PIN_<SITE>, QKD_HSM_PIN or a prompt.
+ * On a site with a non-empty `exec`, `qkd-harness hsm` runs there as `harness` (default
+ * `[qkd-harness]`) through that prefix (src/sites/hsm-remote.ts). `role` picks which site the HSM suite
+ * treats as A (primary: keys are made there) and B (replica); without roles, the first two sites with
+ * an hsm entry, in file order. `lunacm`: the argv that prints the Luna HA group status on the site
+ * (default: lunacm on PATH or in /usr/safenet/lunaclient/bin, with `-c "hagroup listgroups"`).
+ */
+export const HsmEntry = z
+  .strictObject({
+    module: nonEmpty,
+    token: nonEmpty.optional(),
+    slot: z.union([z.int().min(0), z.string().regex(/^(\d+|0x[0-9a-fA-F]+)$/, 'must be a slot ID in decimal or 0x-hex')]).optional(),
+    pin: z.string().optional(),
+    harness: z.array(nonEmpty).min(1).optional(),
+    role: z.enum(['primary', 'replica']).optional(),
+    lunacm: z.array(nonEmpty).min(1).optional(),
+  })
+  .refine((h) => h.token !== undefined || h.slot !== undefined, { message: 'needs token (the label) or slot', path: ['token'] });
+
 export const SiteEntry = z.strictObject({
   exec: z.array(z.string()).default([]),
   wireguard: z.strictObject({ interface: nonEmpty, peer: nonEmpty.optional() }),
   probe: z.strictObject({ host: nonEmpty, port: z.int().min(1).max(65535) }).optional(),
-  /** PKCS#11 module path and token label; `pin` is optional (write it as ${VAR}): `qkd-harness hsm` also reads QKD_HSM_PIN_<SITE>, QKD_HSM_PIN or a prompt. */
-  hsm: z.strictObject({ module: nonEmpty, token: nonEmpty, pin: z.string().optional() }).optional(),
+  /** The site's PKCS#11 token (docs/hsm.md, "Luna profile" in the README); see HsmEntry. */
+  hsm: HsmEntry.optional(),
+});
+
+/**
+ * `kpi:` thresholds for `qkd-harness kpi` (docs/kpi.md, specs/requirements/kpi.yaml): each one set turns
+ * its figure into pass/fail; a figure without a threshold is reported, not judged. Milliseconds, per second.
+ */
+export const KpiThresholds = z.strictObject({
+  status_p95_ms: z.number().positive().optional(),
+  latency_p95_ms: z.number().positive().optional(),
+  flow_p95_ms: z.number().positive().optional(),
+  cold_p95_ms: z.number().positive().optional(),
+  min_requests_per_s: z.number().min(0).optional(),
+  min_keys_per_s: z.number().min(0).optional(),
+  max_error_share: z.number().min(0).max(1).optional(),
+  concurrent_p95_ms: z.number().positive().optional(),
+  max_503_share: z.number().min(0).max(1).optional(),
+  max_recovery_s: z.number().positive().optional(),
+  min_refill_keys_per_s: z.number().min(0).optional(),
+  hol_factor_max: z.number().min(1).optional(),
+  max_latency_drift: z.number().min(1).optional(),
+  max_rss_growth_mb: z.number().min(0).optional(),
 });
 
 export const TargetProfileSchema = z
@@ -45,6 +88,8 @@ export const TargetProfileSchema = z
     negative: z.strictObject({ expired_client: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional() }).optional(),
     /** Whether conformance may empty the key pool (destructive on a real KMS). */
     allow_exhaustion: z.boolean().default(false),
+    /** KPI thresholds (see KpiThresholds); absent: figures are reported without a verdict. */
+    kpi: KpiThresholds.optional(),
   })
   .superRefine((p, ctx) => {
     for (const role of ['master', 'slave', 'outsider'] as const) {
@@ -70,3 +115,5 @@ export const TargetProfileSchema = z
   });
 
 export type TargetProfile = z.infer<typeof TargetProfileSchema>;
+export type HsmEntry = z.infer<typeof HsmEntry>;
+export type KpiThresholds = z.infer<typeof KpiThresholds>;

@@ -14,7 +14,8 @@ import {
   type Rotation,
 } from '../../src/sites/timeline.ts';
 
-export type Outcome = 'pass' | 'fail' | 'skip';
+/** `error`: the harness could not judge (a transport failure, nothing observed): never a pass. */
+export type Outcome = 'pass' | 'fail' | 'skip' | 'error';
 
 export interface Verdict {
   id: string;

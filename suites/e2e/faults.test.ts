@@ -45,7 +45,7 @@ describe.skipIf(Boolean(gate.skip))(titled('Faults are detected', gate), () => {
     await cleanupStale();
     await Promise.all(
       SCENARIOS.map(async (s) => {
-        const lab = await Lab.up({ intervalS: INTERVAL_S, faults: { [s.site]: s.spec }, pqcTimeScale: s.pqcTimeScale ?? 1 });
+        const lab = await Lab.up({ intervalS: INTERVAL_S, hsm: false, faults: { [s.site]: s.spec }, pqcTimeScale: s.pqcTimeScale ?? 1 });
         labs.push(lab);
         const run = await observeLab(lab, { durationMs: 3.7 * INTERVAL_S * 1000 + 2_000 });
         runs.set(s.fault, { run, lab, source: `lab ${lab.runId} fault ${s.fault}@${s.site}` });

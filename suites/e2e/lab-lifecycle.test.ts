@@ -63,7 +63,7 @@ describe.skipIf(Boolean(gate.skip))(titled('Lab lifecycle', gate), () => {
     const recordA = readRecord(a.info.stateFile);
     expect(recordA?.processes.length).toBeGreaterThanOrEqual(10);
     expect(leftovers(a.info, recordA).namespaces).toHaveLength(2);
-    const st = cli(['lab', 'status', '--run-id', a.info.runId]);
+    const st = cli(['lab', 'status', '--json', '--run-id', a.info.runId]);
     expect(st.code, st.stderr).toBe(0);
     const status = JSON.parse(st.stdout) as { sites: Record<string, { psk: string; probe: { sent: number } }> };
     for (const site of ['alice', 'bob']) expect(status.sites[site]!.psk).toMatch(/^sha256:[0-9a-f]{8}$/);

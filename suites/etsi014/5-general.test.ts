@@ -67,7 +67,10 @@ await defineClause('5 Methods in general', import.meta.url, [
       refused = '400';
     } catch (err) {
       if (!(err instanceof KmeTransportError) || err.kind === 'deadline') throw err;
-      refused = `connection closed (${err.kind})`; // closing on an oversized body is acceptable
+      // A failure after the response head is no refusal: the KME answered (a 200 cut off at our own size cap served the request).
+      const s = err.responseStatus;
+      if (s !== undefined && s !== 400) throw new Failure(`POST enc_keys with a 2 MiB body: expected 400, got ${s} (then ${err.kind})`, s > 400 && s < 500 && s !== 401 ? 'status-code' : undefined);
+      refused = s === 400 ? `400, then ${err.kind}` : `connection closed (${err.kind})`; // closing on an oversized body is acceptable
     }
     const after = await t.master.status(t.slaveId);
     if (after.status !== 200) throw new Failure(`after an oversized body the KME answers Status with ${after.status}`);

@@ -94,7 +94,8 @@ function deliveredBy(t: CheckContext, keyId: string): Evidence | undefined {
 
 await defineClause('6 Data formats', import.meta.url, [
   // Optional members are looked for where the body was otherwise judged: a 200 Status or key container, or an Error object.
-  check('qkd014/6/1', (t) => judgeFormat(t, ['null-optional', 'invalid-optional'], (r) => (r.status === 200 && (r.data !== undefined || r.schemaError !== undefined)) || (r.status >= 400 && !!r.error && typeof r.error === 'object'))),
+  // A 200 body that is not JSON has no members to look at (it is not inspected: no pass on bodies never read).
+  check('qkd014/6/1', (t) => judgeFormat(t, ['null-optional', 'invalid-optional'], (r) => (r.status === 200 && (r.data !== undefined || (r.schemaError !== undefined && r.raw.json() !== undefined))) || (r.status >= 400 && !!r.error && typeof r.error === 'object'))),
 
   // Every answer with a body, error answers included.
   check('qkd014/6/2', (t) => judgeFormat(t, ['invalid-utf8'], (r) => r.raw.body.length > 0)),
