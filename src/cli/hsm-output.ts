@@ -90,6 +90,6 @@ export function formatComparison(c: Comparison, sides: [HsmAddress, HsmAddress],
     out.push(`\nattributes that differ without counting (replication changes them):\n${[...byObject].map(([k, v]) => `  ${k}: ${v.join(', ')}`).join('\n')}\n`);
   }
   const counts = Object.entries(c.counts.differences).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
-  out.push(`\n${c.identical ? `identical: ${c.counts.a} objects on A, ${c.counts.b} on B` : `${c.differences.length} difference${c.differences.length === 1 ? '' : 's'} (${counts}); ${c.counts.a} objects on A, ${c.counts.b} on B`}\n`);
+  out.push(`\n${c.empty ? 'nothing compared: both tokens hold no objects (is the right token or partition named? make a key on A first)' : c.identical ? `identical: ${c.counts.a} objects on A, ${c.counts.b} on B` : `${c.differences.length} difference${c.differences.length === 1 ? '' : 's'} (${counts}); ${c.counts.a} objects on A, ${c.counts.b} on B`}\n`);
   return out.join('');
 }

@@ -55,6 +55,7 @@ describe('qkd-harness kpi', () => {
     expect(r.code, r.stdout + r.stderr).toBe(3);
     expect(r.stderr).toMatch(/kpi\/1: cannot reach KME A of gone as SAE_A/);
     expect(r.stdout).toMatch(/kpi\/1\s+error/);
+    expect(r.stdout).not.toContain('…'); // long messages wrap, never cut
   }, RUN_TIMEOUT_MS);
 
   it('usage errors exit 2 before anything runs', async () => {

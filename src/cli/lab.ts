@@ -14,13 +14,16 @@ import { newRunId, type SiteName } from '../lab/names.ts';
 import { REPO_ROOT } from '../lab/node.ts';
 import { labUnavailable } from '../lab/prerequisites.ts';
 import { isAlive, listRecords, stateDir, type LabRecord } from '../lab/state.ts';
+import { defaultLab } from '../lab/select.ts';
 import { hsmUnavailable } from '../lab/hsm.ts';
 import { labStatus, type LabStatus } from '../lab/status.ts';
-import { signalGroup } from '../lab/process.ts';
+import { lastLines, signalGroup, type LabProcess } from '../lab/process.ts';
+import { constants as osConstants } from 'node:os';
+import { keyControlsFrom, parseInterval, parseMode } from '../lab/key-control-options.ts';
 import { MODES } from '../../mocks/keyctl/config.ts';
 import { FAULTS } from '../../mocks/keyctl/faults.ts';
 import { SYNC_FAULTS, type SyncFault } from '../../mocks/hsm-sync/faults.ts';
-import { CannotRunError, UsageError } from './exit.ts';
+import { CannotRunError, EXIT, UsageError } from './exit.ts';
 
 interface UpOptions {
   keyControl: string;
@@ -36,12 +39,6 @@ interface UpOptions {
   runId?: string;
   detach?: boolean;
   quiet?: boolean;
-}
-
-function keyControl(v: string, flag: string): KeyControl {
-  if (v === 'builtin') return { kind: 'builtin' };
-  if (v.startsWith('exec:') && v.length > 5) return { kind: 'exec', command: v.slice(5) };
-  throw new UsageError(`${flag} must be builtin or exec:COMMAND, got "${v}"`);
 }
 
 /** `SITE:NAME[@FROM][+FOR]`, e.g. `bob:kms-outage@30+20` (seconds after start; FROM may be `signal`). */
@@ -84,22 +81,18 @@ function selectLabs(o: { runId?: string; all?: boolean }): Array<{ file: string;
     const hit = all.filter((r) => r.record.runId === o.runId);
     return hit;
   }
-  if (o.all || all.length <= 1) return all;
-  throw new UsageError(`${all.length} labs are recorded (${all.map((r) => r.record.runId).join(', ')}): give --run-id ID or --all`);
+  if (o.all) return all;
+  return [defaultLab(all)].filter((r) => r !== undefined);
 }
 
 async function up(o: UpOptions): Promise<void> {
   const why = labUnavailable();
   if (why) throw new CannotRunError(`the lab cannot run here: ${why}`);
-  const both = keyControl(o.keyControl, '--key-control');
-  const kc = {
-    alice: o.keyControlAlice ? keyControl(o.keyControlAlice, '--key-control-alice') : both,
-    bob: o.keyControlBob ? keyControl(o.keyControlBob, '--key-control-bob') : both,
-  };
+  const kc = keyControlsFrom(o) as Record<SiteName, KeyControl>; // --key-control has a default: both sites set
   if (!['on', 'off'].includes(o.pqc)) throw new UsageError(`--pqc must be on or off, got "${o.pqc}"`);
-  if (!(MODES as readonly string[]).includes(o.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`);
+  parseMode(o.mode);
   const faults = Object.fromEntries(o.fault.map(parseFault)) as Partial<Record<SiteName, FaultSpec>>;
-  const intervalS = positive(o.interval, '--interval');
+  const intervalS = parseInterval(o.interval);
   const pqcTimeScale = positive(o.pqcTimeScale, '--pqc-time-scale');
   if (!['on', 'off', 'auto'].includes(o.hsm)) throw new UsageError(`--hsm must be on, off or auto, got "${o.hsm}"`);
   const hsmFaults = parseHsmFaults(o.hsmFault);
@@ -108,10 +101,21 @@ async function up(o: UpOptions): Promise<void> {
   const hsm = o.hsm === 'on' || (o.hsm === 'auto' && !hsmWhyNot);
   if (o.hsmFault.length && !hsm) throw new UsageError(`--hsm-fault needs the lab's HSM part (--hsm ${o.hsm}${hsmWhyNot ? `: ${hsmWhyNot}` : ''})`);
   if (o.detach) return detach(o);
-  // Signals during the build are honoured once it is done (the build removes itself on failure).
+  // A signal during the build aborts it at once (it removes what it built); a signal once up tears the
+  // lab down. Handlers stay installed to the end, so a second Ctrl-C cannot kill us half-way.
+  const abort = new AbortController();
+  let got: NodeJS.Signals | undefined;
+  let onSignal!: (s: NodeJS.Signals) => void;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
+    onSignal = (s) => {
+      if (got) return void process.stderr.write(`lab: ${s} again: still tearing down, please wait\n`);
+      got = s;
+      abort.abort(s);
+      resolve(s);
+    };
   });
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+  const exitFor = (s: NodeJS.Signals) => 128 + (osConstants.signals[s] ?? 0); // 130 SIGINT, 143 SIGTERM
   const lab = await Lab.up({
     keyControl: kc,
     intervalS,
@@ -122,14 +126,41 @@ async function up(o: UpOptions): Promise<void> {
     hsm,
     hsmSyncFaults: hsmFaults,
     runId: o.runId,
+    origin: 'cli',
+    signal: abort.signal,
     log: o.quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
   }).catch((err: unknown) => {
+    if (got) return undefined;
     throw new CannotRunError(`lab up failed (everything it built was removed): ${err instanceof Error ? err.message : String(err)}`);
   });
+  if (!lab) {
+    process.stderr.write(`lab: ${got} during the build: stopped, everything it built was removed\n`);
+    process.exitCode = exitFor(got!);
+    return;
+  }
   line(lab.info);
-  const sig = await signalled;
-  if (!o.quiet) process.stderr.write(`lab ${lab.runId}: ${sig}, tearing down\n`);
+  // The owner: until a signal, or until the lab's processes are gone (reported as they die).
+  const ended = await Promise.race([signalled.then((s) => ({ signal: s })), watchProcesses(lab)]);
+  if ('signal' in ended) {
+    if (!o.quiet) process.stderr.write(`lab ${lab.runId}: ${ended.signal}, tearing down\n`);
+  } else process.stderr.write(`lab ${lab.runId}: ${ended.why}; tearing down\n`);
   await lab.down();
+  process.exitCode = 'signal' in ended ? EXIT.ok : EXIT.unexpected;
+}
+
+/** Reports each lab process that exits, on stderr; resolves once none is left running (the lab is dead). */
+async function watchProcesses(lab: Lab): Promise<{ why: string }> {
+  const seen = new Set<LabProcess>();
+  for (;;) {
+    for (const p of lab.processes.filter((x) => x.exitStatus && !seen.has(x))) {
+      seen.add(p);
+      const e = p.exitStatus!;
+      process.stderr.write(`lab ${lab.runId}: ${p.spec.name} (${p.spec.site ?? 'host'}, pid ${p.pid}) exited (${e.signal ?? `code ${e.code}`}): ${lastLines(p.errLog() || p.log())}\n`);
+    }
+    const running = lab.processes.filter((x) => !x.exitStatus);
+    if (!running.length) return { why: `every lab process has exited (${lab.processes.length} of ${lab.processes.length})` };
+    await sleep(500);
+  }
 }
 
 /** Re-runs `lab up` in the background (own session, output to a log) and returns once it is up. */
@@ -176,7 +207,8 @@ function formatStatus(st: LabStatus & { owner: number | null }): string {
     out.push(`  ${site}: psk ${s.psk}, handshake ${age}, rx ${s.rx} B, tx ${s.tx} B; probe ${s.probe.ok}/${s.probe.sent} ok, loss ${(s.probe.loss * 100).toFixed(2)} %, ${s.probe.down ? 'DOWN now' : 'up'}`);
     if (s.hsm) {
       const a = s.hsm.agent;
-      const agent = a ? `${a.role} ${a.state}${a.remote ? ` (session to ${a.remote})` : ''}, imported ${a.imported}, rejected ${a.rejected}${a.pending !== null ? `, pending ${a.pending}` : ''}` : 'no status';
+      const counts = a?.role === 'primary' ? `sent ${a.sent}${a.pending !== null ? `, pending ${a.pending}` : ''}${a.unreplicable ? `, UNREPLICABLE ${a.unreplicable} (not extractable? see the agent log)` : ''}` : `imported ${a?.imported}, rejected ${a?.rejected}`;
+      const agent = a ? `${a.role} ${a.state}${a.remote ? ` (session to ${a.remote})` : ''}, ${counts}` : 'no status';
       out.push(`    token ${s.hsm.token}: ${s.hsm.objects ?? '?'} objects; agent ${agent}`);
     }
     if (s.hsm?.error) out.push(`    hsm: ${s.hsm.error}`);

@@ -60,14 +60,17 @@ export async function resolveAddress(o: AddressOptions, needToken = true): Promi
 
 /** `sites.<site>.hsm` of the profile at `file`. The loader (zod, yaml: ~1 s) is imported only here. */
 export async function profileAddress(file: string, site: string): Promise<HsmAddress> {
-  const { loadTargetProfile } = await import('../target/load.ts');
-  const profile = loadTargetProfile(file);
+  // Sites only: an HSM check needs no KME entries or SAE certificates (the Luna go-live profile).
+  const { loadSitesProfile } = await import('../target/load.ts');
+  const profile = loadSitesProfile(file);
   const entry = profile.sites?.[site];
   if (!entry) throw new UsageError(`target profile ${profile.source}: no site "${site}" under sites (sites: ${Object.keys(profile.sites ?? {}).join(', ') || 'none'})`);
   if (!entry.hsm) throw new UsageError(`target profile ${profile.source}: site "${site}" has no hsm entry (sites.${site}.hsm: {module, token, pin})`);
   const { module, token, slot, pin } = entry.hsm;
   const location = { module, ...(token !== undefined ? { token } : {}), ...(slot !== undefined ? { slot: String(slot) } : {}) };
-  return { name: site, location, env: {}, pinVariables: [sitePinVariable(site), PIN_VARIABLE], ...(pin ? { profilePin: pin } : {}), ...(entry.exec.length ? { remote: { exec: entry.exec, entry: entry.hsm } } : {}) };
+  // A pin naming an unset variable was dropped by the loader: that variable joins the ones asked for.
+  const pinVariables = [sitePinVariable(site), ...(profile.unsetPinVariables?.[site] ?? []), PIN_VARIABLE];
+  return { name: site, location, env: {}, pinVariables, ...(pin ? { profilePin: pin } : {}), ...(entry.exec.length ? { remote: { exec: entry.exec, entry: entry.hsm } } : {}) };
 }
 
 /** The lab's record as far as this needs it (src/lab/lab.ts LabInfo, sites.*.hsm). */
@@ -88,13 +91,14 @@ export async function labAddress(site: string, runId?: string): Promise<HsmAddre
     if (runId !== undefined) throw new UsageError(`no lab ${runId} is up (running: ${up.map((r) => r.record.runId).join(', ') || 'none'}; state dir ${dir})`);
     throw new UsageError(`--site ${site} without --target addresses a site of the running lab, and no lab is up: start one with \`qkd-harness lab up\` first (or give --target FILE, or --module PATH --token LABEL)`);
   }
-  if (hits.length > 1) throw new UsageError(`${hits.length} labs are up (${hits.map((r) => r.record.runId).join(', ')}): give --run-id ID`);
-  const { record } = hits[0]!;
+  const { defaultLab } = await import('../lab/select.ts');
+  const { record } = runId === undefined ? defaultLab(hits)! : hits[0]!;
   const info = record.info as LabHsmInfo;
   const sites = Object.keys(info.sites ?? {});
   const entry = info.sites?.[site];
   if (!entry) throw new UsageError(`lab ${record.runId} has no site "${site}" (sites: ${sites.join(', ')})`);
   if (!entry.hsm) throw new UsageError(`lab ${record.runId} has no HSM tokens (it was started with --hsm off, or without SoftHSM2/pkcs11js): start a lab with --hsm on`);
   const { module, token, conf, pinFile } = entry.hsm;
-  return { name: site, location: { module, token }, env: { SOFTHSM2_CONF: conf }, pinVariables: [sitePinVariable(site), PIN_VARIABLE], pinFile };
+  // Not the generic QKD_HSM_PIN: set for a real token, it would fail the lab's login with a PIN it never had.
+  return { name: site, location: { module, token }, env: { SOFTHSM2_CONF: conf }, pinVariables: [sitePinVariable(site)], pinFile };
 }

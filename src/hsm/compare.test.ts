@@ -26,6 +26,13 @@ describe('compareInventories (rules)', () => {
     expect(c.rows[0]!.verdict).toBe('same');
   });
 
+  it('two empty tokens are not "identical": nothing was compared (a wrong token or partition named would pass otherwise)', () => {
+    const c = compareInventories(inv('A', []), inv('B', []));
+    expect(c.empty).toBe(true);
+    expect(c.identical).toBe(false);
+    expect(c.differences).toEqual([]);
+  });
+
   it('reports missing, extra, duplicated, differing fingerprint and weaker protection, each once', () => {
     const a = inv('A', [entry({ label: 'gone' }), entry({ label: 'dup' }), entry({ label: 'fp', fingerprint: 'kcv:111111' }), entry({ label: 'weak' })]);
     const b = inv('B', [entry({ label: 'dup' }), entry({ label: 'dup' }), entry({ label: 'fp', fingerprint: 'kcv:222222' }), entry({ label: 'weak', protection: { sensitive: false } }), entry({ label: 'new' })]);

@@ -42,7 +42,10 @@ export interface ComparisonRow {
 }
 
 export interface Comparison {
+  /** No difference AND something was compared: two empty tokens (a wrong token or partition named) are not "identical". */
   identical: boolean;
+  /** Both tokens hold no objects: nothing was compared, so nothing is claimed. */
+  empty: boolean;
   differences: Difference[];
   notes: AttributeNote[];
   rows: ComparisonRow[];
@@ -95,7 +98,8 @@ export function compareInventories(a: Inventory, b: Inventory): Comparison {
   }
   const counts = { missing: 0, extra: 0, duplicated: 0, fingerprint: 0, 'weaker-protection': 0 } as Record<DifferenceKind, number>;
   for (const d of differences) counts[d.kind]++;
-  return { identical: differences.length === 0, differences, notes, rows, counts: { a: a.objects.length, b: b.objects.length, differences: counts } };
+  const empty = a.objects.length === 0 && b.objects.length === 0;
+  return { identical: differences.length === 0 && !empty, empty, differences, notes, rows, counts: { a: a.objects.length, b: b.objects.length, differences: counts } };
 }
 
 /** Every copy on each side must carry a fingerprint, and the two sides the same set of them. */

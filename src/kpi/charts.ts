@@ -13,6 +13,17 @@ interface Series {
   points: Array<[number, number]>;
   /** Drawn as bars of this width (x units) instead of a line. */
   bars?: number;
+  /** Plotted against the right axis (its own scale, e.g. keys beside answers/s). */
+  right?: boolean;
+}
+
+interface ChartExtras {
+  /** Dashed vertical marks. */
+  marks?: Array<{ x: number; label: string }>;
+  /** Shaded x ranges (e.g. a warm-up excluded from the figures). */
+  shades?: Array<{ from: number; to: number; label: string }>;
+  /** Label of the right axis; required when a series is `right`. */
+  rightLabel?: string;
 }
 
 function niceMax(v: number): number {
@@ -21,23 +32,34 @@ function niceMax(v: number): number {
   return ([1, 2, 2.5, 5, 10].find((m) => m * p >= v) ?? 10) * p;
 }
 
-/** A line/bar chart over a linear x (seconds) and y axis. */
-function xyChart(title: string, xLabel: string, yLabel: string, series: Series[], marks: Array<{ x: number; label: string }> = []): string {
+const tick = (v: number) => (v >= 1_000 ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(+v.toPrecision(3)));
+
+/** A line/bar chart over a linear x (seconds) and y axis, with an optional right y axis of its own scale. */
+function xyChart(title: string, xLabel: string, yLabel: string, series: Series[], extras: ChartExtras = {}): string {
+  const { marks = [], shades = [], rightLabel } = extras;
+  const hasRight = series.some((s) => s.right);
   const left = 70;
-  const right = 20;
+  const right = hasRight ? 80 : 20;
   const top = 40;
   const H = 320;
   const bottom = H - 60;
   const all = series.flatMap((s) => s.points);
-  const xMax = Math.max(1e-9, ...all.map(([x]) => x), ...marks.map((m) => m.x));
-  const yMax = niceMax(Math.max(0, ...all.map(([, y]) => y)));
+  const xMax = Math.max(1e-9, ...all.map(([x]) => x), ...marks.map((m) => m.x), ...shades.map((m) => m.to));
+  const yMax = niceMax(Math.max(0, ...series.filter((s) => !s.right).flatMap((s) => s.points.map(([, y]) => y))));
+  const rMax = niceMax(Math.max(0, ...series.filter((s) => s.right).flatMap((s) => s.points.map(([, y]) => y))));
   const x = (v: number) => left + (v / xMax) * (W - left - right);
-  const y = (v: number) => bottom - (v / yMax) * (bottom - top);
+  const yOf = (max: number) => (v: number) => bottom - (v / max) * (bottom - top);
+  const y = yOf(yMax);
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`];
   out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
+  for (const sh of shades) out.push(`<rect class="shade" x="${x(sh.from).toFixed(1)}" y="${top}" width="${Math.max(0, x(sh.to) - x(sh.from)).toFixed(1)}" height="${bottom - top}" fill="#9e9e9e" opacity="0.18"><title>${esc(sh.label)}</title></rect><text x="${(x(sh.from) + 3).toFixed(1)}" y="${bottom - 6}" font-size="10" fill="#555">${esc(sh.label)}</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = (yMax * i) / 4;
-    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/><text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${+v.toPrecision(3)}</text>`);
+    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/><text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${tick(v)}</text>`);
+    if (hasRight) {
+      const r = (rMax * i) / 4;
+      out.push(`<text class="right-tick" x="${W - right + 6}" y="${(yOf(rMax)(r) + 4).toFixed(1)}">${tick(r)}</text>`);
+    }
   }
   out.push(`<line x1="${left}" x2="${W - right}" y1="${bottom}" y2="${bottom}" stroke="#333"/>`);
   const step = niceMax(xMax / 6);
@@ -46,13 +68,15 @@ function xyChart(title: string, xLabel: string, yLabel: string, series: Series[]
   }
   out.push(`<text x="${(left + W - right) / 2}" y="${bottom + 32}" text-anchor="middle" fill="#555">${esc(xLabel)}</text>`);
   out.push(`<text x="14" y="${(top + bottom) / 2}" transform="rotate(-90 14 ${(top + bottom) / 2})" text-anchor="middle" fill="#555">${esc(yLabel)}</text>`);
+  if (hasRight) out.push(`<text class="right-label" x="${W - 10}" y="${(top + bottom) / 2}" transform="rotate(90 ${W - 10} ${(top + bottom) / 2})" text-anchor="middle" fill="#555">${esc(rightLabel ?? '')}</text>`);
   for (const m of marks) out.push(`<line x1="${x(m.x).toFixed(1)}" x2="${x(m.x).toFixed(1)}" y1="${top}" y2="${bottom}" stroke="#000" stroke-dasharray="3 3" opacity="0.5"/><text x="${(x(m.x) + 3).toFixed(1)}" y="${top + 10}" font-size="10">${esc(m.label)}</text>`);
   for (const s of series) {
+    const sy = s.right ? yOf(rMax) : y;
     if (s.bars) {
       const bw = Math.max(1, x(s.bars) - x(0) - 1);
-      for (const [px, py] of s.points) out.push(`<rect x="${x(px).toFixed(1)}" y="${y(py).toFixed(1)}" width="${bw.toFixed(1)}" height="${(bottom - y(py)).toFixed(1)}" fill="${s.colour}" opacity="0.7"><title>${esc(`${s.name}: ${py} at ${px} s`)}</title></rect>`);
+      for (const [px, py] of s.points) out.push(`<rect x="${x(px).toFixed(1)}" y="${sy(py).toFixed(1)}" width="${bw.toFixed(1)}" height="${(bottom - sy(py)).toFixed(1)}" fill="${s.colour}" opacity="0.7"><title>${esc(`${s.name}: ${py} at ${px} s`)}</title></rect>`);
     } else if (s.points.length) {
-      out.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ')}"/>`);
+      out.push(`<polyline data-series="${esc(s.name)}" fill="none" stroke="${s.colour}" stroke-width="2" points="${s.points.map(([px, py]) => `${x(px).toFixed(1)},${sy(py).toFixed(1)}`).join(' ')}"/>`);
     }
   }
   let lx = left;
@@ -62,6 +86,18 @@ function xyChart(title: string, xLabel: string, yLabel: string, series: Series[]
   }
   out.push('</svg>');
   return out.join('\n');
+}
+
+/** Charts stacked into one SVG, each a nested <svg> panel. */
+function stack(panels: string[]): string {
+  let y = 0;
+  const inner: string[] = [];
+  for (const p of panels) {
+    const h = Number(/height="(\d+)"/.exec(p)![1]);
+    inner.push(p.replace('<svg xmlns="http://www.w3.org/2000/svg" ', `<svg x="0" y="${y}" `));
+    y += h;
+  }
+  return [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif" font-size="11">`, ...inner, '</svg>'].join('\n');
 }
 
 /** Latency p50/p95/p99 per scenario, horizontal bars on a log scale (cold and warm differ by orders). */
@@ -115,46 +151,68 @@ export function latencyChart(f: KpiFigures): string | undefined {
 
 const perS = (n: number, bucketMs: number) => Math.round((n * 1000) / bucketMs);
 
-/** Status answers/s (HTTP capacity) and keys/s (key supply) over each phase's time. */
+/** Status answers/s (HTTP capacity) and keys/s (key supply) over each phase's time; the warm-up shaded. */
 export function rateChart(f: KpiFigures): string | undefined {
   const series: Series[] = [];
+  const shades = new Map<number, string[]>();
+  const warm = (w: number | undefined, what: string) => {
+    if (w && w > 0) shades.set(w, [...(shades.get(w) ?? []), what]);
+  };
   if (f.capacity?.state === 'measured') {
     const c = f.capacity;
     series.push({ name: 'Status answers/s (HTTP capacity)', colour: '#1565c0', points: c.timeline.map((b) => [b.t, perS(b.ok, c.bucket_ms)]) });
+    warm(c.warmup_s, 'capacity');
   }
   if (f.supply?.state === 'measured') {
     const s = f.supply;
     series.push({ name: 'keys/s (key supply)', colour: '#2e7d32', points: s.timeline.map((b) => [b.t, perS(b.keys, s.bucket_ms)]) });
     series.push({ name: 'enc_keys 503/s', colour: '#d32f2f', points: s.timeline.map((b) => [b.t, perS(b.s503, s.bucket_ms)]) });
+    warm(s.warmup_s, 'supply');
   }
   if (!series.length) return undefined;
-  return xyChart('Rate over time: HTTP capacity (Status) and key supply (enc_keys, 1 key each)', 's since the phase started', 'per second', series);
+  return xyChart('Rate over time: HTTP capacity (Status) and key supply (enc_keys, 1 key each)', 's since the phase started', 'per second', series, {
+    shades: [...shades].map(([to, what]) => ({ from: 0, to, label: `warm-up, not counted (${what.join(', ')})` })),
+  });
 }
 
-/** The pool draining (Status stored_key_count) and the answers on the emptied pool over time. */
+/**
+ * The pool draining and the answers on the emptied pool (answers/s on the left axis, keys in the pool
+ * on the right), then the refill after consumption stops on its own scale: a pool refilled by a few
+ * keys/s is flat beside the full pool it was drained from.
+ */
 export function exhaustionChart(f: KpiFigures): string | undefined {
   const e = f.exhaustion;
   if (e?.state !== 'measured') return undefined;
   const c = e.continuity;
   const b = c.bucket_ms / 1000;
-  const maxLevel = Math.max(1, ...e.level.map((p) => p.stored));
-  const maxRate = Math.max(1, ...c.timeline.map((x) => perS(x.ops, c.bucket_ms)));
-  // One axis: the level is scaled onto the rate axis and labelled so.
-  const scale = maxRate / maxLevel;
-  return xyChart(
-    `Exhaustion: pool level (scaled, max ${maxLevel} keys) and answers/s on the emptied pool`,
+  const pool = 'keys in the pool (stored_key_count)';
+  const drain = xyChart(
+    'Exhaustion: the pool drains, then answers on the emptied pool',
     's since the drain started',
-    `answers per second · level × ${scale.toPrecision(2)}`,
+    'answers per second',
     [
-      { name: 'stored_key_count (scaled)', colour: '#6a1b9a', points: e.level.map((p) => [p.t, p.stored * scale]) },
-      { name: '200/s (served)', colour: '#2e7d32', bars: b / 2, points: c.timeline.map((x) => [c.started_s + x.t, perS(x.ok, c.bucket_ms)]) },
+      { name: '200/s (key served)', colour: '#2e7d32', bars: b / 2, points: c.timeline.map((x) => [c.started_s + x.t, perS(x.ok, c.bucket_ms)]) },
       { name: '503/s (pool empty)', colour: '#d32f2f', bars: b / 2, points: c.timeline.map((x) => [c.started_s + x.t + b / 2, perS(x.s503, c.bucket_ms)]) },
+      { name: 'keys in the pool (right axis)', colour: '#6a1b9a', right: true, points: e.level.map((p) => [p.t, p.stored]) },
     ],
-    [
-      { x: e.drain.time_to_first_503_s, label: 'first 503' },
-      { x: e.recovery.started_s, label: 'consumption stops' },
-    ],
+    {
+      rightLabel: pool,
+      marks: [
+        { x: e.drain.time_to_first_503_s, label: 'first 503' },
+        { x: e.recovery.started_s, label: 'consumption stops' },
+      ],
+    },
   );
+  const after = e.level.filter((p) => p.t >= e.recovery.started_s).map((p): [number, number] => [Math.round((p.t - e.recovery.started_s) * 1000) / 1000, p.stored]);
+  if (after.length < 2) return drain;
+  const refill = xyChart(
+    `Recovery: the pool refilling after consumption stops${e.recovery.refill_keys_per_s !== undefined ? ` (${e.recovery.refill_keys_per_s} keys/s)` : ''}`,
+    's since consumption stopped',
+    pool,
+    [{ name: 'keys in the pool', colour: '#6a1b9a', points: after }],
+    e.recovery.recovered && e.recovery.recovery_s !== undefined ? { marks: [{ x: e.recovery.recovery_s, label: 'a key is served again' }] } : {},
+  );
+  return stack([drain, refill]);
 }
 
 /** Soak: p95 per window and harness RSS. */

@@ -88,12 +88,40 @@ export function writeKpiReports(dir: string, s: Omit<KpiSummary, 'charts'>): Kpi
   return summary;
 }
 
-/** The table printed at the end of a run. */
+/**
+ * Splits `text` into lines of at most `room` characters, breaking after "; " or ", " where it can,
+ * else at a space, else hard: the table shows every figure (never cut with "…").
+ */
+export function wrapMessage(text: string, room: number): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > room) {
+    const head = rest.slice(0, room + 1);
+    // The best break in the second half of the line: after "; ", else after ", ", else at a space.
+    const at = (sep: string) => {
+      const i = head.lastIndexOf(sep);
+      return i >= room / 2 ? i + sep.length - 1 : -1;
+    };
+    let cut = [at('; '), at(', '), head.lastIndexOf(' ')].find((i) => i > 0) ?? -1;
+    if (cut <= 0) cut = room;
+    out.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+  }
+  out.push(rest);
+  return out;
+}
+
+/** The table printed at the end of a run; long messages go on indented continuation lines. */
 export function formatKpiTable(s: KpiSummary, width = 120): string {
   const idW = Math.max(2, ...s.results.map((r) => r.id.length));
   const lines = [`${'ID'.padEnd(idW)}  OUTCOME  MESSAGE`];
-  const room = Math.max(30, width - idW - 11);
-  for (const r of s.results) lines.push(`${r.id.padEnd(idW)}  ${r.outcome.padEnd(7)}  ${r.message.length > room ? `${r.message.slice(0, room - 1)}…` : r.message}`);
+  const indent = idW + 11;
+  const room = Math.max(30, width - indent);
+  for (const r of s.results) {
+    const [first, ...more] = wrapMessage(r.message, room);
+    lines.push(`${r.id.padEnd(idW)}  ${r.outcome.padEnd(7)}  ${first}`);
+    for (const m of more) lines.push(`${' '.repeat(indent)}${m}`);
+  }
   const c = (o: Outcome) => s.results.filter((r) => r.outcome === o).length;
   lines.push('', `${s.target}: ${s.results.length} KPI requirements — ${c('pass')} pass, ${c('fail')} fail, ${c('info')} measured without threshold, ${c('skip')} not measured, ${c('error')} error`);
   return lines.join('\n');

@@ -6,6 +6,7 @@ import { LoadEngine, type Endpoint } from './engine.ts';
 import { describeFailures, runLoad, type Bucket, type LoadResult, type OpResult } from './load.ts';
 import { encKeys, flow, readStatus, status, type Roles, type StatusFigures } from './operations.ts';
 import type { LatencyStats } from './percentiles.ts';
+import { steadyState } from './warmup.ts';
 
 export const PHASES = ['latency', 'capacity', 'supply', 'concurrency', 'hol', 'exhaustion', 'soak'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -52,8 +53,10 @@ export interface LatencyScenario {
 export interface KpiFigures {
   status?: StatusFigures;
   latency?: Section<{ status: LatencyScenario; enc_keys: LatencyScenario; flow: LatencyScenario }>;
-  capacity?: Section<PhaseFigures & { requests_per_s: number; timeline: Bucket[]; bucket_ms: number }>;
-  supply?: Section<PhaseFigures & { keys_per_s: number; key_bits_per_s: number; requests_per_s: number; key_size: number; pool_ran_dry_after_s?: number; timeline: Bucket[]; bucket_ms: number }>;
+  /** `requests_per_s` counts only after the first `warmup_s` (src/kpi/warmup.ts); ops/ok/latency are the whole phase. */
+  capacity?: Section<PhaseFigures & { requests_per_s: number; warmup_s: number; timeline: Bucket[]; bucket_ms: number }>;
+  /** The rates count only after the first `warmup_s` (src/kpi/warmup.ts); ops/ok/latency are the whole phase. */
+  supply?: Section<PhaseFigures & { keys_per_s: number; key_bits_per_s: number; requests_per_s: number; warmup_s: number; key_size: number; pool_ran_dry_after_s?: number; timeline: Bucket[]; bucket_ms: number }>;
   concurrency?: Section<PhaseFigures & { clients: number; ok_share: number; error_share: number }>;
   hol?: Section<{ unloaded: { status: PhaseFigures; enc_keys: PhaseFigures }; loaded: { status: PhaseFigures; enc_keys: PhaseFigures }; large: PhaseFigures & { number: number; size: number }; factor: number; factor_status: number; factor_enc_keys: number }>;
   exhaustion?: Section<{
@@ -158,7 +161,10 @@ export class KpiRun {
   private async capacity(): Promise<KpiFigures['capacity']> {
     this.o.progress(`kpi: HTTP capacity (Status, ${this.o.concurrency} connections, ${this.o.durationMs / 1000} s)`);
     const r = await this.load('capacity', { concurrency: this.o.concurrency, durationMs: this.o.durationMs, maxOps: 50_000_000, op: () => status(this.engine, this.roles) });
-    return judged(r, 'HTTP capacity', (x) => ({ requests_per_s: round(x.ok / (x.elapsedMs / 1000), 1), timeline: x.timeline, bucket_ms: x.bucketMs }));
+    return judged(r, 'HTTP capacity', (x) => {
+      const w = steadyState(x, this.o.durationMs);
+      return { requests_per_s: round(w.ok / (w.elapsedMs / 1000), 1), warmup_s: w.warmup_s, timeline: x.timeline, bucket_ms: x.bucketMs };
+    });
   }
 
   private async supply(st: StatusFigures | undefined, stError: string): Promise<KpiFigures['supply']> {
@@ -166,15 +172,19 @@ export class KpiRun {
     this.o.progress(`kpi: key supply (enc_keys, 1 key each, ${this.o.concurrency} connections, ${this.o.durationMs / 1000} s)`);
     const r = await this.load('supply', { concurrency: this.o.concurrency, durationMs: this.o.durationMs, maxOps: 50_000_000, op: () => encKeys(this.engine, this.roles, { number: 1, defaultSize: st.key_size }) });
     const dry = r.firstStatusMs['503'];
-    return judged(r, 'key supply', (x) => ({
-      keys_per_s: round(x.keys / (x.elapsedMs / 1000), 1),
-      key_bits_per_s: Math.round(x.bits / (x.elapsedMs / 1000)),
-      requests_per_s: round(x.ops / (x.elapsedMs / 1000), 1),
-      key_size: st.key_size,
-      ...(dry !== undefined ? { pool_ran_dry_after_s: round(dry / 1000) } : {}),
-      timeline: x.timeline,
-      bucket_ms: x.bucketMs,
-    }));
+    return judged(r, 'key supply', (x) => {
+      const w = steadyState(x, this.o.durationMs);
+      return {
+        keys_per_s: round(w.keys / (w.elapsedMs / 1000), 1),
+        key_bits_per_s: Math.round(w.bits / (w.elapsedMs / 1000)),
+        requests_per_s: round(w.ops / (w.elapsedMs / 1000), 1),
+        warmup_s: w.warmup_s,
+        key_size: st.key_size,
+        ...(dry !== undefined ? { pool_ran_dry_after_s: round(dry / 1000) } : {}),
+        timeline: x.timeline,
+        bucket_ms: x.bucketMs,
+      };
+    });
   }
 
   private async concurrency(st?: StatusFigures): Promise<KpiFigures['concurrency']> {

@@ -160,8 +160,12 @@ export interface HsmSiteStatus {
     state: string;
     /** The open session's remote end (the route the replication takes), or null. */
     remote: string | null;
+    /** Primary: puts sent; replica: keys imported (new or replaced). */
+    sent: number;
     imported: number;
     rejected: number;
+    /** Primary: keys it cannot replicate (e.g. CKA_EXTRACTABLE false) — they will be missing on the replica. */
+    unreplicable: number;
     /** Primary: journal entries not yet acknowledged by the replica. */
     pending: number | null;
   } | null;
@@ -174,13 +178,14 @@ interface StatusShape {
   token?: { objects?: number | null };
   session?: { remote?: string } | null;
   counters?: Record<string, number>;
+  unreplicable?: unknown[];
   journal?: { pending?: number } | null;
 }
 
 /** Reads the agent's status file; counts the token's objects itself (under `timeoutMs`) when the agent has not. */
 export async function hsmSiteStatus(site: SiteName, info: HsmSiteInfo, timeoutMs = 15_000): Promise<HsmSiteStatus> {
   const s = readSyncStatus(info) as StatusShape | undefined;
-  const agent = s ? { role: s.role ?? '?', state: s.state ?? '?', remote: s.session?.remote ?? null, imported: s.counters?.imported ?? 0, rejected: s.counters?.rejected ?? 0, pending: s.journal?.pending ?? null } : null;
+  const agent = s ? { role: s.role ?? '?', state: s.state ?? '?', remote: s.session?.remote ?? null, sent: s.counters?.sent ?? 0, imported: (s.counters?.imported ?? 0) + (s.counters?.replaced ?? 0), rejected: s.counters?.rejected ?? 0, unreplicable: Array.isArray(s.unreplicable) ? s.unreplicable.length : 0, pending: s.journal?.pending ?? null } : null;
   let objects = typeof s?.token?.objects === 'number' ? s.token.objects : null;
   const errors = s ? [] : [`no agent status file (${info.sync.status})`];
   if (objects === null) {

@@ -69,6 +69,10 @@ export interface LabOptions {
   runId?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** Aborting it during the build stops the build at once (running processes SIGKILLed), removes what exists, and `up` rejects with LabAborted. */
+  signal?: AbortSignal;
+  /** `cli` for `lab up`: only such labs are picked by commands given no --run-id (default api: a test's lab is never taken by accident). */
+  origin?: 'cli' | 'api';
 }
 
 export interface SiteInfo {
@@ -105,6 +109,11 @@ export interface LabInfo {
 
 const other = (s: SiteName): SiteName => (s === 'alice' ? 'bob' : 'alice');
 
+/** `Lab.up` was aborted through `LabOptions.signal`; everything built was removed. */
+export class LabAborted extends Error {
+  override name = 'LabAborted';
+}
+
 export class Lab {
   readonly processes: LabProcess[] = [];
   private downing: Promise<CleanupReport> | undefined;
@@ -140,22 +149,42 @@ export class Lab {
     const names = labNames(options.runId ?? newRunId());
     const state = LabState.create(names.runId, options.stateDir ?? stateDir());
     const dir = mkdtempSync(join(tmpdir(), `qkdh-${names.runId}-`));
-    state.update((r) => (r.dir = dir));
+    state.update((r) => {
+      r.dir = dir;
+      r.origin = options.origin ?? 'api';
+    });
     const lab = new Lab(names, state, dir, options);
+    // An abort kills what runs now, so whatever the build awaits fails at once; the build's own
+    // checkpoints (say, start) stop it creating more.
+    const onAbort = () => {
+      for (const p of lab.processes) p.signal('SIGKILL');
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      lab.checkAborted();
       await lab.build();
+      lab.checkAborted();
       return lab;
     } catch (err) {
       await lab.down().catch(() => undefined);
+      if (options.signal?.aborted) throw new LabAborted(`lab ${names.runId} aborted during its build (${String(options.signal.reason)}); everything it built was removed`);
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
+  private checkAborted(): void {
+    if (this.options.signal?.aborted) throw new LabAborted(`aborted (${String(this.options.signal.reason)})`);
+  }
+
   private say(line: string): void {
+    this.checkAborted();
     this.options.log?.(`lab ${this.runId}: ${line}`);
   }
 
   private start(spec: Parameters<typeof startProcess>[0]): LabProcess {
+    this.checkAborted();
     const p = startProcess(spec, (id) => this.state.update((r) => r.processes.push(id)));
     this.processes.push(p);
     return p;
@@ -185,6 +214,7 @@ export class Lab {
     // 1. Two network namespaces, one per site.
     this.say('namespaces');
     for (const site of SITES) {
+      this.checkAborted();
       this.state.update((r) => r.namespaces.push(names.namespace[site]));
       await addNamespace(names.namespace[site]);
     }
@@ -207,13 +237,12 @@ export class Lab {
       await Promise.race([waitForSocket(iface), wg.exited.then((e) => Promise.reject(new Error(`wireguard-go exited (${e.code ?? e.signal}): ${lastLines(wg.errLog() || wg.log())}`)))]);
       this.privateKeys[site] = keys[site].privateKey;
       writeFileSync(this.siteDir(site, 'private.key'), `${keys[site].privateKey}\n`, { mode: 0o600 });
-      writeFileSync(this.siteDir(site, 'initial.psk'), `${randomKey()}\n`, { mode: 0o600 });
       await configureInterface(this.driver(site), {
         iface,
         privateKeyFile: this.siteDir(site, 'private.key'),
         listenPort: PORTS.wireguard,
         peerPublicKey: keys[other(site)].publicKey,
-        pskFile: this.siteDir(site, 'initial.psk'),
+        psk: randomKey(),
         endpoint: `${ADDRESSES.underlay[other(site)]}:${PORTS.wireguard}`,
         allowedIps: `${ADDRESSES.overlay[other(site)]}/32`,
         address: ADDRESSES.overlay[site],

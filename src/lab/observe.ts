@@ -3,7 +3,7 @@
 // agents' records and the PQC emulators' events into an E2eRun for the requirement checks.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Observer } from '../sites/observer.ts';
+import { Observer, observedEnough } from '../sites/observer.ts';
 import { rotations, type AgentRecord, type E2eRun, type PqcRecord, type RunConfig } from '../sites/timeline.ts';
 import type { Lab } from './lab.ts';
 import { SITES } from './names.ts';
@@ -88,6 +88,9 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<E2eR
       } else {
         if (n !== seen) o.log?.(`lab ${lab.runId}: rotation ${(seen = n)}`);
         if (n >= want && reachedAt === undefined) reachedAt = now;
+        // Done once the want-th rotation's handshake and traffic are seen; the tail only bounds the wait.
+        const enough = n >= want ? observedEnough(observer.series, SITES, want, { settleMs: config.skewBoundMs + 2 * pollMs + 500, afterHandshakeMs: config.probeTimeoutMs + 2_000 }) : null;
+        if (enough !== null && now >= enough) break;
         if (reachedAt !== undefined && now - reachedAt >= tail) break;
       }
       if (now - started > maxMs) break;

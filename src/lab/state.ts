@@ -4,6 +4,12 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 
 export const DEFAULT_STATE_DIR = '/run/qkd-harness/labs';
+/**
+ * Machine-wide owner markers, one per run (`<runId>.json`: OwnerMarker), whatever state directory the
+ * lab records in. Written before the lab creates anything and removed after its teardown, so a stale
+ * cleanup run with any state directory can tell a live (or still building) lab from a dead one.
+ */
+export const OWNERS_DIR = '/run/qkd-harness/owners';
 
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.QKDH_LAB_STATE_DIR || DEFAULT_STATE_DIR;
@@ -30,6 +36,8 @@ export interface LabRecord {
   namespaces: string[];
   sockets: string[];
   processes: RecordedProcess[];
+  /** Who built it: `lab up` (cli) or a program such as a test suite (api); commands without --run-id pick only cli labs. */
+  origin?: 'cli' | 'api';
   /** Set once the lab is up: what `lab up` printed. */
   info?: unknown;
   phase: 'building' | 'up' | 'stopping';
@@ -59,6 +67,50 @@ export function isAlive(p: ProcessId): boolean {
   return p.start === undefined || p.start === start;
 }
 
+export interface OwnerMarker {
+  runId: string;
+  owner: ProcessId;
+  /** The state file that records the run's objects. */
+  stateFile: string;
+}
+
+export function ownerMarkerPath(runId: string): string {
+  return join(OWNERS_DIR, `${runId}.json`);
+}
+
+/** Writes the run's owner marker (atomically); throws when it cannot, before anything is created. */
+export function writeOwnerMarker(m: OwnerMarker): void {
+  mkdirSync(OWNERS_DIR, { recursive: true, mode: 0o755 });
+  const file = ownerMarkerPath(m.runId);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(m) + '\n', { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+export function removeOwnerMarker(runId: string): void {
+  rmSync(ownerMarkerPath(runId), { force: true });
+}
+
+/** Every readable owner marker, by run id. */
+export function listOwnerMarkers(): Map<string, OwnerMarker> {
+  const out = new Map<string, OwnerMarker>();
+  let names: string[];
+  try {
+    names = readdirSync(OWNERS_DIR);
+  } catch {
+    return out;
+  }
+  for (const n of names.filter((x) => /^[a-z0-9]{6}\.json$/.test(x))) {
+    try {
+      const m = JSON.parse(readFileSync(join(OWNERS_DIR, n), 'utf8')) as OwnerMarker;
+      if (m && typeof m.owner?.pid === 'number') out.set(n.slice(0, 6), m);
+    } catch {
+      /* being written (rename is atomic) or removed meanwhile */
+    }
+  }
+  return out;
+}
+
 export class LabState {
   readonly file: string;
   constructor(
@@ -68,8 +120,10 @@ export class LabState {
     this.file = join(dir, `${record.runId}.json`);
   }
 
+  /** Writes the owner marker, then the record: both exist before the lab creates anything. */
   static create(runId: string, dir = stateDir()): LabState {
     const s = new LabState({ runId, owner: { pid: process.pid, start: procStart(process.pid) }, createdAt: new Date().toISOString(), namespaces: [], sockets: [], processes: [], phase: 'building' }, dir);
+    writeOwnerMarker({ runId, owner: s.record.owner, stateFile: s.file });
     s.save();
     return s;
   }

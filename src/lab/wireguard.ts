@@ -58,18 +58,28 @@ export interface WgPeerConfig {
   privateKeyFile: string;
   listenPort: number;
   peerPublicKey: string;
-  pskFile: string;
+  /** The initial PSK (base64): given to `wg` on stdin, never written to a file. */
+  psk: string;
   endpoint: string;
   allowedIps: string;
   address: string;
   prefix: number;
 }
 
-/** `wg set` (key, port, peer, PSK, endpoint, allowed IPs), then address and link up. */
+/** `wg set` (key, port, peer, PSK on stdin, endpoint, allowed IPs), then address and link up. */
 export async function configureInterface(site: SiteDriver, c: WgPeerConfig): Promise<void> {
-  await site.check(['wg', 'set', c.iface, 'private-key', c.privateKeyFile, 'listen-port', String(c.listenPort), 'peer', c.peerPublicKey, 'preshared-key', c.pskFile, 'endpoint', c.endpoint, 'allowed-ips', c.allowedIps]);
+  const args = ['set', c.iface, 'private-key', c.privateKeyFile, 'listen-port', String(c.listenPort), 'peer', c.peerPublicKey, 'preshared-key', '/dev/stdin', 'endpoint', c.endpoint, 'allowed-ips', c.allowedIps];
+  await site.check(viaPipe(args), { input: `${c.psk}\n` });
   await site.check(['ip', 'addr', 'add', `${c.address}/${c.prefix}`, 'dev', c.iface]);
   await site.check(['ip', 'link', 'set', c.iface, 'up']);
+}
+
+/**
+ * `wg ARGS…` with our stdin passed on through a real pipe: Node gives a child a socket as stdin, and
+ * `wg` cannot open /dev/stdin on a socket (ENXIO), so `cat` relays it. The key is on no command line.
+ */
+export function viaPipe(args: string[], wg = 'wg'): string[] {
+  return ['sh', '-c', 'cat | exec "$0" "$@"', wg, ...args];
 }
 
 /** One UAPI exchange (`set=1`/`get=1`) on the interface's socket; returns the reply without the blank line. */

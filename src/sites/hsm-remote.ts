@@ -148,7 +148,9 @@ export function remoteSiteClient(site: string, driver: SiteDriver, entry: HsmEnt
       if (r.timedOut) throw new HsmDeadlineError(`${where}: no answer within ${timeoutMs + startupMs} ms (${timeoutMs} ms for the PKCS#11 work + ${startupMs} ms to start); the command was killed`);
       const verifyFailed = request.op === 'verify' && r.code === 1;
       if (r.code !== 0 && !verifyFailed) {
-        const msg = `${where} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`}): ${said(r.stderr, secrets)}`;
+        // 126/127: the shell found no such command — the harness is installed elsewhere on the site.
+        const hint = r.code === 126 || r.code === 127 ? ` — is qkd-harness installed there? Name its command with sites.${site}.hsm.harness (e.g. [node, /opt/qkd-harness/bin/qkd-harness.js])` : '';
+        const msg = `${where} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`}): ${said(r.stderr, secrets)}${hint}`;
         throw r.code === 2 ? new UsageError(msg) : new CannotRunError(msg);
       }
       let json: unknown;

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SiteDriver } from './driver.ts';
 import { samplePeer } from './wg.ts';
+import { rotations, type E2eRun } from './timeline.ts';
 
 export interface ObservedSite {
   name: string;
@@ -127,4 +128,20 @@ export class Observer {
       await sleep(Math.max(0, this.pollMs - (Date.now() - t0)));
     }
   }
+}
+
+/**
+ * When an observation of `want` rotations has seen enough (ms timestamp), or null: the want-th rotation
+ * reached every site, every site showed a handshake after it, and `afterHandshakeMs` (to see traffic
+ * return) and `settleMs` after the rotation (the checks' skew settle) have passed. Watching on for a
+ * fixed tail instead counts every rotation that falls into it (`--rotations 1` used to observe 7 with
+ * natural handshakes: a 125 s tail at a 20 s interval).
+ */
+export function observedEnough(series: Record<string, SiteSeries>, sites: readonly string[], want: number, o: { settleMs: number; afterHandshakeMs: number }): number | null {
+  const r = rotations({ sites: [...sites], series } as unknown as E2eRun)[want - 1];
+  if (!r || r.end === null) return null;
+  const end = r.end;
+  const hs = sites.map((site) => series[site]!.handshakes.find((h) => h.at > end)?.at);
+  if (hs.some((t) => t === undefined)) return null;
+  return Math.max(r.start + o.settleMs, Math.max(...(hs as number[])) + o.afterHandshakeMs);
 }

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TargetProfile } from '../target/schema.ts';
 import { SiteDriver } from './driver.ts';
-import { Observer } from './observer.ts';
+import { Observer, observedEnough } from './observer.ts';
 import { DriverProbe } from './probe-driver.ts';
 import { rotations, WG_TIMERS, type E2eRun, type RunConfig } from './timeline.ts';
 
@@ -57,6 +57,9 @@ export async function observeTarget(profile: Pick<TargetProfile, 'sites'>, o: Ta
       const n = rotations({ sites: sites.map((s) => s.name), series: observer.series } as E2eRun).length;
       if (n !== seen) o.log?.(`target: rotation ${(seen = n)}`);
       if (n >= want && reachedAt === undefined) reachedAt = now;
+      // Done once the want-th rotation's handshake and traffic are seen; the tail only bounds the wait.
+      const enough = n >= want ? observedEnough(observer.series, sites.map((s) => s.name), want, { settleMs: config.skewBoundMs + 2 * pollMs + 500, afterHandshakeMs: config.probeTimeoutMs + 3_000 }) : null;
+      if (enough !== null && now >= enough) break;
       if (reachedAt !== undefined && now - reachedAt >= tail) break;
     }
   } finally {

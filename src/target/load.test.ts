@@ -52,6 +52,15 @@ describe('target profile loader', () => {
     expect(refusal(VALID, {})).toMatch(/:7:\d+: field saes\.slave\.id uses \$\{SLAVE_ID\}, but the environment variable SLAVE_ID is not set/);
   });
 
+  it("drops a site's HSM PIN whose variable is unset (one site's PIN must not stop the others) and says which variable it named", () => {
+    const sites = `sites:\n  a: { wireguard: { interface: wg0 }, hsm: { module: /m.so, token: A, pin: "\${A_PIN}" } }\n  b: { wireguard: { interface: wg0 }, hsm: { module: /m.so, token: B, pin: "\${B_PIN}" } }\n`;
+    const p = loadTargetProfile(write('pins.yaml', VALID + sites), { SLAVE_ID: 'SAE_B', A_PIN: '1234' });
+    expect(p.sites!.a!.hsm!.pin).toBe('1234');
+    expect(p.sites!.b!.hsm!.pin).toBeUndefined();
+    expect(p.unsetPinVariables).toEqual({ b: ['B_PIN'] });
+    expect(refusal(VALID + sites.replace('token: A', 'token: "${A_TOKEN}"'), { SLAVE_ID: 'SAE_B' })).toMatch(/field sites\.a\.hsm\.token uses \$\{A_TOKEN\}, but the environment variable A_TOKEN is not set/);
+  });
+
   it('names a missing required field', () => {
     expect(refusal(VALID.replace('name: acme-kms\n', ''))).toMatch(/field name .*(expected string|received undefined)/i);
   });

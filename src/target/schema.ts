@@ -72,48 +72,61 @@ export const KpiThresholds = z.strictObject({
   max_rss_growth_mb: z.number().min(0).optional(),
 });
 
-export const TargetProfileSchema = z
-  .strictObject({
-    name: nonEmpty,
-    kmes: z.record(z.string(), KmeEntry).refine((k) => Object.keys(k).length >= 1, 'needs at least one KME'),
-    saes: z.strictObject({ master: SaeEntry, slave: SaeEntry, outsider: SaeEntry.optional() }),
-    profile: z.enum(['strict', 'lenient']).default('lenient'),
-    expectations: nonEmpty.optional(),
-    timeout_ms: z.int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
-    /** Overall budget of one conformance run in seconds: then every remaining request fails at once (src/kme/run-budget.ts). */
-    run_budget_s: z.int().min(1).max(86_400).default(180),
-    max_response_bytes: z.int().min(1024).default(DEFAULT_MAX_RESPONSE_BYTES),
-    sites: z.record(z.string(), SiteEntry).optional(),
-    /** Deliberately bad client material the harness cannot make itself (it needs the target CA's key). */
-    negative: z.strictObject({ expired_client: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional() }).optional(),
-    /** Whether conformance may empty the key pool (destructive on a real KMS). */
-    allow_exhaustion: z.boolean().default(false),
-    /** KPI thresholds (see KpiThresholds); absent: figures are reported without a verdict. */
-    kpi: KpiThresholds.optional(),
-  })
-  .superRefine((p, ctx) => {
-    for (const role of ['master', 'slave', 'outsider'] as const) {
-      const sae = p.saes[role];
-      if (sae && !(sae.kme in p.kmes)) {
-        ctx.addIssue({ code: 'custom', path: ['saes', role, 'kme'], message: `names KME "${sae.kme}", which is not under kmes (${Object.keys(p.kmes).join(', ')})` });
-      }
+const TargetProfileFields = z.strictObject({
+  name: nonEmpty,
+  kmes: z.record(z.string(), KmeEntry).refine((k) => Object.keys(k).length >= 1, 'needs at least one KME'),
+  saes: z.strictObject({ master: SaeEntry, slave: SaeEntry, outsider: SaeEntry.optional() }),
+  profile: z.enum(['strict', 'lenient']).default('lenient'),
+  expectations: nonEmpty.optional(),
+  timeout_ms: z.int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
+  /** Overall budget of one conformance run in seconds: then every remaining request fails at once (src/kme/run-budget.ts). */
+  run_budget_s: z.int().min(1).max(86_400).default(180),
+  max_response_bytes: z.int().min(1024).default(DEFAULT_MAX_RESPONSE_BYTES),
+  sites: z.record(z.string(), SiteEntry).optional(),
+  /** Deliberately bad client material the harness cannot make itself (it needs the target CA's key). */
+  negative: z.strictObject({ expired_client: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional() }).optional(),
+  /** Whether conformance may empty the key pool (destructive on a real KMS). */
+  allow_exhaustion: z.boolean().default(false),
+  /** KPI thresholds (see KpiThresholds); absent: figures are reported without a verdict. */
+  kpi: KpiThresholds.optional(),
+});
+
+export const TargetProfileSchema = TargetProfileFields.superRefine((p, ctx) => {
+  for (const role of ['master', 'slave', 'outsider'] as const) {
+    const sae = p.saes[role];
+    if (sae && !(sae.kme in p.kmes)) {
+      ctx.addIssue({ code: 'custom', path: ['saes', role, 'kme'], message: `names KME "${sae.kme}", which is not under kmes (${Object.keys(p.kmes).join(', ')})` });
     }
-    // TLS files are optional only for plain-HTTP KMEs (clause 4 then fails as a finding, not here).
-    const tls = (name: string): boolean => p.kmes[name]?.url.toLowerCase().startsWith('https:') ?? false;
-    for (const [name, kme] of Object.entries(p.kmes)) {
-      if (tls(name) && !kme.ca) ctx.addIssue({ code: 'custom', path: ['kmes', name, 'ca'], message: 'is required for an https:// KME (PEM file of the CA that signs the KME certificate)' });
+  }
+  // TLS files are optional only for plain-HTTP KMEs (clause 4 then fails as a finding, not here).
+  const tls = (name: string): boolean => p.kmes[name]?.url.toLowerCase().startsWith('https:') ?? false;
+  for (const [name, kme] of Object.entries(p.kmes)) {
+    if (tls(name) && !kme.ca) ctx.addIssue({ code: 'custom', path: ['kmes', name, 'ca'], message: 'is required for an https:// KME (PEM file of the CA that signs the KME certificate)' });
+  }
+  for (const role of ['master', 'slave', 'outsider'] as const) {
+    const sae = p.saes[role];
+    if (!sae || !(sae.kme in p.kmes)) continue;
+    for (const field of ['cert', 'key'] as const) {
+      if (sae[field]) continue;
+      if (tls(sae.kme)) ctx.addIssue({ code: 'custom', path: ['saes', role, field], message: `is required: KME "${sae.kme}" is https:// and authenticates SAEs by client certificate` });
+      else if (sae.cert || sae.key) ctx.addIssue({ code: 'custom', path: ['saes', role, field], message: `is missing: a client certificate and its key go together` });
     }
-    for (const role of ['master', 'slave', 'outsider'] as const) {
-      const sae = p.saes[role];
-      if (!sae || !(sae.kme in p.kmes)) continue;
-      for (const field of ['cert', 'key'] as const) {
-        if (sae[field]) continue;
-        if (tls(sae.kme)) ctx.addIssue({ code: 'custom', path: ['saes', role, field], message: `is required: KME "${sae.kme}" is https:// and authenticates SAEs by client certificate` });
-        else if (sae.cert || sae.key) ctx.addIssue({ code: 'custom', path: ['saes', role, field], message: `is missing: a client certificate and its key go together` });
-      }
-    }
-  });
+  }
+});
 
 export type TargetProfile = z.infer<typeof TargetProfileSchema>;
+
+/**
+ * What `e2e --target` reads: the same file, but only `sites` matters (two or more; the first two are
+ * observed), so a WireGuard-only profile needs no `kmes`/`saes` and no certificate files. When they are
+ * there they must still be well-formed; their files are not opened.
+ */
+export const SitesProfileSchema = TargetProfileFields.extend({
+  kmes: z.record(z.string(), KmeEntry).optional(),
+  saes: z.strictObject({ master: SaeEntry, slave: SaeEntry, outsider: SaeEntry.optional() }).optional(),
+  sites: z.record(z.string(), SiteEntry).refine((s) => Object.keys(s).length >= 2, 'needs two sites (the end-to-end suites observe the first two)'),
+});
+
+export type SitesProfile = z.infer<typeof SitesProfileSchema>;
 export type HsmEntry = z.infer<typeof HsmEntry>;
 export type KpiThresholds = z.infer<typeof KpiThresholds>;

@@ -4,14 +4,17 @@ import * as allure from 'allure-js-commons';
 import { expect } from 'vitest';
 import { requirement } from '../../src/conformance/catalogue.ts';
 import { cleanupStale } from '../../src/lab/cleanup.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Lab, type LabOptions } from '../../src/lab/lab.ts';
+import { keyControlFromEnv, keyControlText } from '../../src/lab/key-control-options.ts';
 import { observeLab } from '../../src/lab/observe.ts';
 import { labUnavailable } from '../../src/lab/prerequisites.ts';
-import { loadTargetProfile } from '../../src/target/load.ts';
+import { loadSitesProfile } from '../../src/target/load.ts';
 import { observeTarget } from '../../src/sites/target-run.ts';
 import { timelineSvg } from '../../src/sites/timeline-svg.ts';
-import type { E2eRun } from '../../src/sites/timeline.ts';
-import type { Verdict } from './checks.ts';
+import { percentile, rotations, type E2eRun } from '../../src/sites/timeline.ts';
+import { outagesPerRotation, type Verdict } from './checks.ts';
 
 function num(name: string, dflt: number): number {
   const v = process.env[name];
@@ -27,7 +30,12 @@ function num(name: string, dflt: number): number {
  * QKD_E2E_INTERVAL  key-control INTERVAL in seconds (lab default 10, Arnika's own default; for a target, what it is configured with)
  * QKD_E2E_HANDSHAKES forced | natural (lab default forced: rekey brought forward; a target is always natural)
  * QKD_E2E_SKEW_BOUND_MS, QKD_E2E_OUTAGE_BOUND_MS  bounds of wg/9 and wg/11 (default 2000 each)
+ * QKD_E2E_KEY_CONTROL[_ALICE|_BOB]  the key control under test in the lab: builtin | exec:COMMAND (as `lab up --key-control`);
+ *                   unset: each suite's own choice
+ * QKD_E2E_MODE      Arnika MODE of the lab's key controls (default AtLeastQkdRequired)
+ * QKD_E2E_FIGURES   directory where each suite writes its figures (rotations, skew, outage, recovery) for `e2e`'s console summary
  */
+const keyControl = keyControlFromEnv();
 export const settings = {
   target: process.env.QKD_E2E_TARGET || undefined,
   rotations: Math.round(num('QKD_E2E_ROTATIONS', 2)),
@@ -35,7 +43,20 @@ export const settings = {
   handshakes: (process.env.QKD_E2E_HANDSHAKES === 'natural' ? 'natural' : 'forced') as 'natural' | 'forced',
   skewBoundMs: num('QKD_E2E_SKEW_BOUND_MS', 2_000),
   outageBoundMs: num('QKD_E2E_OUTAGE_BOUND_MS', 2_000),
+  /** Per site, the key control the user put under test (empty: none given). */
+  keyControl: keyControl.keyControl,
+  mode: keyControl.mode,
 };
+
+/**
+ * Why suites that need our agent's internals (its recorded inputs, its fault switches) cannot judge this
+ * run: a key control was given and one site runs a command (whatever it is, we cannot read its inputs).
+ */
+export function externalKeyControl(): string | undefined {
+  const ext = Object.entries(settings.keyControl).filter(([, k]) => k.kind === 'exec');
+  if (!ext.length) return undefined;
+  return `needs the built-in agent's internals; the key control under test is external (${ext.map(([s, k]) => `${s}: ${keyControlText(k)}`).join(', ')})`;
+}
 
 export interface Gate {
   /** Why the suite is skipped (shown in its title). */
@@ -57,6 +78,14 @@ export function runGate(): Gate {
   return settings.target ? {} : labGate();
 }
 
+/** For suites that need the built-in agent itself (its fault switches): skipped under an external key control. */
+export function agentGate(): Gate {
+  const g = labGate();
+  if (g.skip || g.fail) return g;
+  const why = externalKeyControl();
+  return why ? { skip: why } : {};
+}
+
 export const titled = (title: string, gate: Gate): string => (gate.skip ? `${title} (skipped: ${gate.skip})` : title);
 
 /** Generous hook timeout for one observation of N rotations. */
@@ -73,16 +102,46 @@ export interface Observed {
 /** Observes the target profile's sites, or builds a lab with `labOptions` and observes it. */
 export async function observe(labOptions: LabOptions, labs: Lab[]): Promise<Observed> {
   if (settings.target) {
-    const profile = loadTargetProfile(settings.target);
+    const profile = loadSitesProfile(settings.target); // WireGuard checks need only `sites`
     const run = await observeTarget(profile, { rotations: settings.rotations, intervalMs: settings.intervalS ? settings.intervalS * 1000 : undefined, skewBoundMs: settings.skewBoundMs, outageBoundMs: settings.outageBoundMs });
     return { run, source: `target ${profile.name}` };
   }
   await cleanupStale();
-  // The WireGuard suites need no tokens: the HSM suites ask for them (hsm-fixture.ts).
-  const lab = await Lab.up({ intervalS: settings.intervalS ?? 10, hsm: false, ...labOptions });
+  // The WireGuard suites need no tokens: the HSM suites ask for them (hsm-fixture.ts). The key control the
+  // user put under test replaces the suite's own choice, site by site.
+  const given = settings.keyControl;
+  const own = labOptions.keyControl && 'kind' in labOptions.keyControl ? { alice: labOptions.keyControl, bob: labOptions.keyControl } : (labOptions.keyControl ?? {});
+  const keyControl = Object.keys(given).length ? { ...own, ...given } : labOptions.keyControl;
+  const lab = await Lab.up({ intervalS: settings.intervalS ?? 10, hsm: false, ...labOptions, keyControl, ...(settings.mode ? { mode: settings.mode } : {}) });
   labs.push(lab);
   const run = await observeLab(lab, { rotations: settings.rotations, handshakes: settings.handshakes, skewBoundMs: settings.skewBoundMs, outageBoundMs: settings.outageBoundMs });
   return { run, lab, source: `lab ${lab.runId}` };
+}
+
+/** What a person reads on the console per suite (`e2e` prints it): counts and milliseconds. */
+export interface SuiteFigures {
+  suite: string;
+  source: string;
+  rotations: number;
+  skewMs: { p50: number | null; max: number | null };
+  outageMs: { p50: number | null; max: number | null };
+  /** Recovery after each fault (faults suite), seconds; null: no recovery observed. */
+  recoveries?: Array<{ fault: string; recoveryS: number | null }>;
+}
+
+export function figuresOf(suite: string, o: Observed): SuiteFigures {
+  const skews = rotations(o.run).flatMap((r) => (r.skewMs === null ? [] : [r.skewMs]));
+  const outages = outagesPerRotation(o.run).map((x) => x.outageMs);
+  const max = (v: number[]) => (v.length ? Math.max(...v) : null);
+  return { suite, source: o.source, rotations: rotations(o.run).length, skewMs: { p50: percentile(skews, 50), max: max(skews) }, outageMs: { p50: percentile(outages, 50), max: max(outages) } };
+}
+
+/** Writes a suite's figures where `e2e` collects them (QKD_E2E_FIGURES); nothing when run by plain vitest. */
+export function recordFigures(f: SuiteFigures): void {
+  const dir = process.env.QKD_E2E_FIGURES;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${f.suite.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}.json`), JSON.stringify(f, null, 2) + '\n');
 }
 
 /** Labels, parameters and evidence of a verdict for the report (fingerprints and times only). */

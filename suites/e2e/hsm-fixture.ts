@@ -18,7 +18,7 @@ import { ADDRESSES, PORTS, type SiteName } from '../../src/lab/names.ts';
 import { labUnavailable } from '../../src/lab/prerequisites.ts';
 import { nftUnavailable } from '../../src/lab/underlay-counters.ts';
 import { samplePeer } from '../../src/sites/wg.ts';
-import { loadTargetProfile } from '../../src/target/load.ts';
+import { loadSitesProfile } from '../../src/target/load.ts';
 import type { Verdict } from './checks.ts';
 import { report, settings, type Gate } from './fixture.ts';
 import { nameKey, type Arrival, type CallFailure, type ConnectOutcome, type CryptoTrial, type ExtractionAttempt, type MadeKey } from './hsm-checks.ts';
@@ -56,7 +56,7 @@ export function hsmRunGate(): Gate {
  */
 export async function hsmPair(labs: Lab[], labOptions: Parameters<typeof Lab.up>[0] = {}): Promise<HsmPair | { skip: string }> {
   if (settings.target) {
-    const profile = loadTargetProfile(settings.target);
+    const profile = loadSitesProfile(settings.target);
     const { profileHsmClients } = await import('../../src/sites/hsm-remote.ts');
     const p = profileHsmClients(profile);
     if ('skip' in p) return p;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Lab } from '../../src/lab/lab.ts';
 import { handshakeLatency, intervalWithinRekey, rotationOutages, rotationSkew, rotationsKeepInterval } from './checks.ts';
-import { expectPass, observe, observationTimeoutMs, report, runGate, settings, titled, type Observed } from './fixture.ts';
+import { expectPass, figuresOf, observe, observationTimeoutMs, recordFigures, report, runGate, settings, titled, type Observed } from './fixture.ts';
 
 const gate = runGate();
 const labs: Lab[] = [];
@@ -15,7 +15,8 @@ let o: Observed;
 describe.skipIf(Boolean(gate.skip))(titled('Rekey alignment', gate), () => {
   beforeAll(async () => {
     if (gate.fail) throw new Error(gate.fail);
-    o = await observe({}, labs);
+    o = await observe({}, labs); // under an external key control too: every check here reads only the sites
+    recordFigures(figuresOf('Rekey alignment', o));
   }, observationTimeoutMs(settings.intervalS ?? 10));
   afterAll(async () => {
     await Promise.all(labs.map((l) => l.down()));

@@ -22,8 +22,8 @@ export function figures(): KpiFigures {
       enc_keys: { warm: m(phase(4)), cold: m(phase(25)) },
       flow: { warm: m(phase(8)), cold: m(phase(50)) },
     }),
-    capacity: m({ ...phase(5, 5000), requests_per_s: 5000, timeline: [], bucket_ms: 250 }),
-    supply: m({ ...phase(6, 3000), keys_per_s: 3000, key_bits_per_s: 768_000, requests_per_s: 3000, key_size: 256, timeline: [], bucket_ms: 250 }),
+    capacity: m({ ...phase(5, 5000), requests_per_s: 5000, warmup_s: 1, timeline: [], bucket_ms: 250 }),
+    supply: m({ ...phase(6, 3000), keys_per_s: 3000, key_bits_per_s: 768_000, requests_per_s: 3000, warmup_s: 1, key_size: 256, timeline: [], bucket_ms: 250 }),
     concurrency: m({ ...phase(30, 1000), clients: 10, ok_share: 1, error_share: 0 }),
     hol: m({ unloaded: { status: phase(1), enc_keys: phase(2) }, loaded: { status: phase(3), enc_keys: phase(4) }, large: { ...phase(40, 10), number: 16, size: 1024 }, factor: 3, factor_status: 3, factor_enc_keys: 2 }),
     exhaustion: m({

@@ -86,6 +86,13 @@ describe('KPI requirements', () => {
 
   it('kpi/10 head-of-line blocking factor is judged against hol_factor_max', () => {
     judgedBoth({ hol_factor_max: 3 }, { hol_factor_max: 2 }, 'kpi/10');
+    // The message names both factors with the p95s behind them, not only the larger one.
+    const f = figures();
+    if (f.hol?.state === 'measured') Object.assign(f.hol, { loaded: { status: phase(54.8), enc_keys: phase(2.8) }, factor: 54.8, factor_status: 54.8, factor_enc_keys: 1.4 });
+    const msg = one(f, 'kpi/10', { hol_factor_max: 5 }).message;
+    expect(msg).toMatch(/Status 54\.8 × \(p95 1 ms unloaded → 54\.8 ms beside large requests\)/);
+    expect(msg).toMatch(/enc_keys 1\.400 × \(p95 2 ms → 2\.800 ms\)/);
+    expect(msg).toMatch(/54\.8 × > kpi\.hol_factor_max 5 ×/);
     expect(one(broken(figures(), 'hol'), 'kpi/10', { hol_factor_max: 2 }).outcome).toBe('error');
   });
 
