@@ -20,13 +20,19 @@ import { listenForKeyIds, sendKeyId } from './peer.ts';
 import { decide } from './decide.ts';
 
 /** A KMS pair in one process: enc_keys hands out a fresh key, dec_keys returns it by key_ID once. */
-async function fakeKms(): Promise<{ server: Server; url: string; calls: string[] }> {
+type KmsState = 'ok' | '503' | 'hang';
+async function fakeKms(): Promise<{ server: Server; url: string; calls: string[]; state: Record<string, KmsState> }> {
   const keys = new Map<string, string>();
   const calls: string[] = [];
+  /** Per SAE path segment (SAE_A: bob's calls, SAE_B: alice's): answer, 503, or never answer. */
+  const state: Record<string, KmsState> = {};
   let n = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     calls.push(`${req.method} ${url.pathname}${url.search}`);
+    const st = state[url.pathname.split('/')[4] ?? ''] ?? 'ok';
+    if (st === 'hang') return;
+    if (st === '503') return (res.statusCode = 503), res.end('{"message":"no key available"}');
     res.setHeader('content-type', 'application/json');
     if (req.method === 'GET' && url.pathname.endsWith('/enc_keys')) {
       const id = `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
@@ -45,9 +51,10 @@ async function fakeKms(): Promise<{ server: Server; url: string; calls: string[]
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
-  return { server, url: `http://127.0.0.1:${port}/api/v1/keys`, calls };
+  return { server, url: `http://127.0.0.1:${port}/api/v1/keys`, calls, state };
 }
 
+const pqcFiles = new Map<string, string>();
 let port = 20_000 + Math.floor(Math.random() * 8_000); // below the ephemeral range (32768+)
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -57,17 +64,26 @@ afterEach(async () => {
 interface Site {
   agent: Agent;
   installed: Array<{ t: number; fp: string }>;
+  /** The stand-in interface's PSK of the peer (what `wg show … preshared-keys` would print); tests may overwrite it. */
+  wg: { psk?: string };
   events: AgentEvent[];
   observations: () => OpenedObservation[];
 }
 
 /** Two agents (alice ARNIKA_ID 2, bob 1) on one KMS; `pqcFile` turns the base64 PQC key into the file's content. */
-async function pair(o: { intervalMs?: number; pqc?: boolean; pqcFile?: (b64: string) => string; faults?: { alice?: string; bob?: string }; env?: Record<string, string> } = {}): Promise<{ alice: Site; bob: Site; kms: Awaited<ReturnType<typeof fakeKms>>; pqcKey: Buffer }> {
+async function pair(o: { intervalMs?: number; pqc?: boolean; pqcFile?: (b64: string) => string; faults?: { alice?: string; bob?: string }; env?: Record<string, string>; envOf?: { alice?: Record<string, string>; bob?: Record<string, string> } } = {}): Promise<{ alice: Site; bob: Site; kms: Awaited<ReturnType<typeof fakeKms>>; pqcKey: Buffer }> {
   const kms = await fakeKms();
-  cleanups.push(() => new Promise<void>((r) => kms.server.close(() => r())));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        kms.server.closeAllConnections(); // hung requests too
+        kms.server.close(() => r());
+      }),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'qkdh-agent-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const pqcFile = join(dir, 'pqc');
+  pqcFiles.set(kms.url, pqcFile);
   const pqcKey = randomBytes(32);
   writeFileSync(pqcFile, (o.pqcFile ?? ((b) => b))(pqcKey.toString('base64')), { mode: 0o600 });
   const pa = port++;
@@ -87,15 +103,23 @@ async function pair(o: { intervalMs?: number; pqc?: boolean; pqcFile?: (b64: str
       ...(o.pqc === false ? {} : { PQC_PSK_FILE: pqcFile }),
       ...(o.faults?.[name] ? { QKDH_FAULT: o.faults[name] } : {}),
       ...o.env,
+      ...o.envOf?.[name],
     };
     const installed: Site['installed'] = [];
     const events: AgentEvent[] = [];
+    const wg: Site['wg'] = {};
     const config = loadConfig(env);
-    const kmsClient = new Kms(config);
+    const faults = FaultPlan.fromEnv(env);
+    const kmsClient = new Kms(config, { noDeadline: faults.has('no-kms-deadline') });
     const agent = new Agent(config, {
       kms: kmsClient,
-      faults: FaultPlan.fromEnv(env),
-      install: async (b64) => void installed.push({ t: Date.now(), fp: fingerprint(Buffer.from(b64, 'base64')) }),
+      faults,
+      install: async (b64) => {
+        wg.psk = b64;
+        installed.push({ t: Date.now(), fp: fingerprint(Buffer.from(b64, 'base64')) });
+      },
+      readPsk: async () => wg.psk,
+      watchMs: 100,
       log: (e) => events.push(e),
     });
     await agent.start();
@@ -114,7 +138,7 @@ async function pair(o: { intervalMs?: number; pqc?: boolean; pqcFile?: (b64: str
         return [];
       }
     };
-    return { agent, installed, events, observations };
+    return { agent, installed, wg, events, observations };
   };
   const alice = await make('alice', pa, pb, 2, 'SAE_B');
   const bob = await make('bob', pb, pa, 1, 'SAE_A');
@@ -191,6 +215,20 @@ describe('key-control agent (Arnika 1.x behaviour)', { timeout: 60_000 }, () => 
     }
   });
 
+  it('QKDH_SCHEDULE_ORIGIN: turns count from the shared instant, so a late start keeps the phase (alice on it, bob half an interval later)', async () => {
+    const origin = Date.now() - 3_750; // both started well after the origin, as a slow start of one site would
+    const { alice, bob } = await pair({ intervalMs: 1_000, env: { QKDH_SCHEDULE_ORIGIN: String(origin) } });
+    const firstTurnAt = (s: Site) => {
+      const e = s.events.find((x) => x.ev === 'start')!;
+      return e.t + Number(/first turn in (-?\d+) ms/.exec(e.why ?? '')![1]);
+    };
+    // Computed at start (no scheduling involved): the phase against the origin, within a few ms of rounding.
+    const phase = (s: Site) => (((firstTurnAt(s) - origin) % 1_000) + 1_000) % 1_000;
+    expect(Math.min(phase(alice), 1_000 - phase(alice))).toBeLessThan(20);
+    expect(Math.abs(phase(bob) - 500)).toBeLessThan(20);
+    expect(firstTurnAt(alice)).toBeGreaterThan(Date.now() - 1_000); // not in the past
+  });
+
   it('one-sided: the master installs although the key_ID did not arrive', async () => {
     const { alice, bob } = await pair({ faults: { alice: 'one-sided' } });
     const failed = await until('a failed send of alice', () => alice.events.find((e) => e.ev === 'send-failed'));
@@ -254,5 +292,112 @@ describe('key-control agent (Arnika 1.x behaviour)', { timeout: 60_000 }, () => 
     expect(fallback.kind).toBe('qkd-only');
     expect(fallback.why).toMatch(/ends with more than one line ending/);
     expect(twoLf.alice.events.some((e) => e.ev === 'warning')).toBe(false);
+  });
+});
+
+// What a key control must do when its environment misbehaves (wg/15–wg/21), and the switches that turn
+// each behaviour off so the environment suite can show its check failing (suites/e2e/environment.test.ts).
+describe('key-control agent: environmental faults and the switches that ignore them', { timeout: 60_000 }, () => {
+  it('the master installs only what the peer ACKed; install-unacked installs anyway (Arnika 1.x)', async () => {
+    const unreachable = { alice: { SERVER_ADDRESS: '127.0.0.1:9' } }; // discard port: closed
+    const [faithful, arnika] = await Promise.all([pair({ envOf: unreachable }), pair({ envOf: unreachable, faults: { alice: 'install-unacked' } })]);
+    const kept = await until('alice keeps her PSK after a failed send', () => faithful.alice.events.find((e) => e.ev === 'kept' && e.role === 'master'));
+    expect(kept.why).toMatch(/did not ACK/);
+    expect(faithful.alice.events.some((e) => e.ev === 'send-failed')).toBe(true);
+    expect(faithful.alice.installed).toEqual([]);
+    const failed = await until('install-unacked: a failed send', () => arnika.alice.events.find((e) => e.ev === 'send-failed'));
+    await until('install-unacked: alice installs the unacknowledged key', () => installedEvent(arnika.alice, 'master', failed.keyId));
+  });
+
+  it('a KMS answering 503 for a while: the agent tries again each turn and resumes; stop-on-kms-error gives up for good', async () => {
+    const [faithful, stops] = await Promise.all([pair(), pair({ faults: { bob: 'stop-on-kms-error' } })]);
+    for (const p of [faithful, stops]) p.kms.state.SAE_A = '503'; // bob's dec_keys
+    await until('both bobs saw the KMS fail', () => [faithful, stops].every((p) => p.bob.events.some((e) => e.ev === 'kms-failed')));
+    expect(stops.bob.events.some((e) => e.ev === 'halted')).toBe(true);
+    expect(faithful.bob.events.some((e) => e.ev === 'halted')).toBe(false);
+    for (const p of [faithful, stops]) p.kms.state.SAE_A = 'ok';
+    const mark = Date.now();
+    await until('the faithful bob installs again after the KMS came back', () => faithful.bob.installed.some((i) => i.t > mark));
+    // Meanwhile alice rotated at least twice against the stopped bob: none reached him.
+    await until('alice rotates twice more', () => stops.alice.installed.filter((i) => i.t > mark).length >= 2);
+    expect(stops.bob.installed.filter((i) => i.t > mark)).toEqual([]);
+    expect(stops.bob.events.some((e) => e.ev === 'skip' && /halted/.test(e.why ?? ''))).toBe(true);
+  });
+
+  it('a hung KMS: every call gives up at KMS_HTTP_TIMEOUT; no-kms-deadline waits for good', async () => {
+    const env = { KMS_HTTP_TIMEOUT: '150ms', KMS_BACKOFF_MAX_RETRIES: '1' };
+    const [faithful, stuck] = await Promise.all([pair({ env }), pair({ env, faults: { bob: 'no-kms-deadline' } })]);
+    for (const p of [faithful, stuck]) p.kms.state.SAE_A = 'hang';
+    const failed = await until('the faithful bob gives up on the hung KMS', () => faithful.bob.events.find((e) => e.ev === 'kms-failed'));
+    expect(failed.why).toMatch(/2 attempts failed/);
+    await until('the stuck bob received a key_ID', () => stuck.bob.events.some((e) => e.ev === 'received'));
+    await sleep(1_500); // ten timeouts' worth
+    expect(stuck.bob.events.filter((e) => e.ev === 'kms-failed')).toEqual([]);
+    for (const p of [faithful, stuck]) p.kms.state.SAE_A = 'ok';
+    const mark = Date.now();
+    await until('the faithful bob installs again', () => faithful.bob.installed.some((i) => i.t > mark));
+    await until('alice rotates twice more', () => stuck.alice.installed.filter((i) => i.t > mark).length >= 2);
+    expect(stuck.bob.installed.filter((i) => i.t > mark)).toEqual([]); // still waiting on the first answer
+  });
+
+  it('a PSK overwritten behind its back is installed again within the watch period (fingerprints only); no-psk-watch leaves it', async () => {
+    const env = { INTERVAL: '5s' }; // no rotation masks the overwrite
+    const [faithful, blind] = await Promise.all([pair({ env }), pair({ env, faults: { bob: 'no-psk-watch' } })]);
+    await until('both bobs installed once', () => [faithful, blind].every((p) => p.bob.installed.length >= 1));
+    const foreign = randomBytes(32).toString('base64');
+    const before = [faithful, blind].map((p) => p.bob.wg.psk);
+    for (const p of [faithful, blind]) p.bob.wg.psk = foreign;
+    const restored = await until('the faithful bob restores', () => faithful.bob.events.find((e) => e.ev === 'restored'));
+    expect(faithful.bob.wg.psk).toBe(before[0]);
+    expect(restored.psk).toBe(fingerprint(Buffer.from(before[0]!, 'base64')));
+    expect(restored.why).toContain(fingerprint(Buffer.from(foreign, 'base64')));
+    expect(JSON.stringify(faithful.bob.events)).not.toContain(foreign);
+    expect(JSON.stringify(faithful.bob.events)).not.toContain(before[0]);
+    await sleep(500);
+    expect(blind.bob.wg.psk).toBe(foreign);
+    expect(blind.bob.events.some((e) => e.ev === 'restored')).toBe(false);
+  });
+
+  it('the PQC key is read afresh for each derivation; pqc-cached keeps the first one', async () => {
+    const [faithful, cached] = await Promise.all([pair(), pair({ faults: { bob: 'pqc-cached' } })]);
+    await until('both bobs installed once', () => [faithful, cached].every((p) => p.bob.observations().length >= 1));
+    const next = randomBytes(32).toString('base64');
+    for (const p of [faithful, cached]) writeFileSync(pqcFiles.get(p.kms.url)!, next, { mode: 0o600 });
+    const mark = Date.now();
+    const fresh = await until('the faithful bob derives from the new key', () => faithful.bob.observations().find((o) => o.t > mark));
+    expect(fresh.pqcFp).toBe(fingerprint(Buffer.from(next, 'base64')));
+    const stale = await until('the cached bob derives again', () => cached.bob.observations().find((o) => o.t > mark));
+    expect(stale.pqcFp).toBe(fingerprint(cached.pqcKey));
+  });
+
+  it('only WIREGUARD_PEER_PUBLIC_KEY gets the PSK; all-peers gives every peer of the interface one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qkdh-agent-wg-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // A stand-in `wg`: two peers on the interface, each `set` recorded (the key read from stdin, not kept).
+    const wg = join(dir, 'wg');
+    writeFileSync(wg, `#!/bin/sh\nif [ "$1" = show ] && [ "$3" = peers ]; then printf 'real\\ndecoy\\n'; exit 0; fi\nif [ "$1" = set ]; then cat >/dev/null; echo "$4" >> ${dir}/set.log; exit 0; fi\nexit 1\n`, { mode: 0o755 });
+    const sets = (agentDir: string) => {
+      try {
+        return readFileSync(join(agentDir, 'set.log'), 'utf8').trim().split('\n');
+      } catch {
+        return [];
+      }
+    };
+    const kms = await fakeKms();
+    cleanups.push(() => new Promise<void>((r) => kms.server.close(() => r())));
+    const run = async (fault?: string) => {
+      const env = { LISTEN_ADDRESS: `127.0.0.1:${port++}`, SERVER_ADDRESS: '127.0.0.1:9', INTERVAL: '200ms', KMS_URL: `${kms.url}/SAE_B`, KMS_BACKOFF_BASE_DELAY: '5ms', WIREGUARD_INTERFACE: 'wgtest', WIREGUARD_PEER_PUBLIC_KEY: 'real', QKDH_WG: wg, QKDH_FAULT: ['install-unacked', fault].filter(Boolean).join(',') };
+      const config = loadConfig(env);
+      const events: AgentEvent[] = [];
+      const agent = new Agent(config, { kms: new Kms(config), faults: FaultPlan.fromEnv(env), readPsk: async () => undefined, log: (e) => events.push(e) });
+      await agent.start();
+      await until('an installation', () => events.some((e) => e.ev === 'installed'));
+      await agent.stop();
+    };
+    await run();
+    expect([...new Set(sets(dir))]).toEqual(['real']);
+    rmSync(join(dir, 'set.log'));
+    await run('all-peers');
+    expect([...new Set(sets(dir))].sort()).toEqual(['decoy', 'real']);
   });
 });

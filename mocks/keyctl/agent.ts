@@ -1,8 +1,13 @@
 // The built-in key-control agent: Arnika 1.x's behaviour on the wire and on WireGuard.
 // Every INTERVAL a turn: a daemon that received a key_ID since its last turn skips it (it acted as
 // backup when the key_ID arrived); otherwise it is master: enc_keys from its KMS, key_ID to the peer,
-// derive, install — even when the key_ID could not be delivered. An odd ARNIKA_ID delays the first
-// turn by INTERVAL/2. Turns and received key_IDs are handled one at a time, in arrival order.
+// derive, install — only once the peer ACKed the key_ID (Arnika 1.x installs anyway: the install-unacked
+// switch, or the one-sided fault). An odd ARNIKA_ID delays the first turn by INTERVAL/2. Turns and
+// received key_IDs are handled one at a time, in arrival order. Beyond Arnika 1.x, what a key control must
+// do when its environment misbehaves (specs/requirements/wg.yaml wg/15–wg/21): every KMS call under
+// KMS_HTTP_TIMEOUT, the next turn tried whatever the last KMS error, the installed PSK watched every second
+// and re-installed when someone else changed it, only WIREGUARD_PEER_PUBLIC_KEY given a PSK, the PQC key
+// read afresh for each derivation. Each has a switch that turns it off (mocks/keyctl/faults.ts).
 import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,14 +16,14 @@ import { fingerprint } from '../../src/secrets/fingerprint.ts';
 import type { AgentConfig } from './config.ts';
 import { decide, type PqcInput } from './decide.ts';
 import { FaultPlan } from './faults.ts';
-import { installPsk } from './install.ts';
+import { installPsk, listPeers, readPeerPsk } from './install.ts';
 import type { Kms, KmsKey } from './kms.ts';
 import { listenForKeyIds, sendKeyId } from './peer.ts';
 import { seal, unseal } from '../../src/secrets/seal.ts';
 
 export interface AgentEvent {
   t: number;
-  ev: 'start' | 'turn' | 'skip' | 'received' | 'sent' | 'send-failed' | 'kms-failed' | 'installed' | 'kept' | 'install-failed' | 'warning' | 'stop';
+  ev: 'start' | 'turn' | 'skip' | 'received' | 'sent' | 'send-failed' | 'kms-failed' | 'installed' | 'kept' | 'install-failed' | 'warning' | 'stop' | 'halted' | 'restored' | 'watch-failed';
   role?: 'master' | 'backup';
   keyId?: string;
   psk?: string;
@@ -56,6 +61,10 @@ export interface AgentDeps {
   send?: (keyId: string) => Promise<void>;
   faults?: FaultPlan;
   log?: (e: AgentEvent) => void;
+  /** The PSK now configured for the peer (base64, undefined for none); default `wg show <if> preshared-keys`. Never logged. */
+  readPsk?: () => Promise<string | undefined>;
+  /** Period of the PSK watch (default 1000 ms). */
+  watchMs?: number;
 }
 
 export class Agent {
@@ -67,8 +76,17 @@ export class Agent {
   private nextTurn = 0;
   private stopped = false;
   private pqcWarned = false;
+  /** stop-on-kms-error: set after a failed KMS call; no turn and no received key_ID is acted on again. */
+  private halted = false;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private watching = false;
+  private installing = false;
+  /** The last PSK this agent installed (base64, memory only): what the watch restores. */
+  private lastInstalled: string | undefined;
+  private pqcCache: PqcInput | undefined;
   readonly faults: FaultPlan;
   private readonly install: (psk: string) => Promise<void>;
+  private readonly readPsk: () => Promise<string | undefined>;
   private readonly send: (keyId: string) => Promise<void>;
   private readonly log: (e: AgentEvent) => void;
 
@@ -77,7 +95,15 @@ export class Agent {
     readonly deps: AgentDeps,
   ) {
     this.faults = deps.faults ?? new FaultPlan(new Set(), 0, Infinity);
-    this.install = deps.install ?? ((psk) => installPsk(config.wg, config.wireguardInterface, config.wireguardPeerPublicKey, psk));
+    this.install =
+      deps.install ??
+      (this.faults.has('all-peers')
+        ? async (psk) => {
+            // The switch: every peer of the interface gets the PSK (a decoy too), as a daemon that takes the interface's peer for granted.
+            for (const peer of await listPeers(config.wg, config.wireguardInterface)) await installPsk(config.wg, config.wireguardInterface, peer, psk);
+          }
+        : (psk) => installPsk(config.wg, config.wireguardInterface, config.wireguardPeerPublicKey, psk));
+    this.readPsk = deps.readPsk ?? (() => readPeerPsk(config.wg, config.wireguardInterface, config.wireguardPeerPublicKey));
     this.send =
       deps.send ??
       ((keyId) =>
@@ -95,9 +121,46 @@ export class Agent {
       this.enqueue(() => this.backup(keyId));
     });
     const firstDelay = c.intervalMs + (c.arnikaId % 2 === 1 ? c.intervalMs / 2 : 0);
-    this.nextTurn = Date.now() + firstDelay;
-    this.log({ t: Date.now(), ev: 'start', why: `ARNIKA_ID ${c.arnikaId}, INTERVAL ${c.intervalMs} ms, first turn in ${firstDelay} ms, MODE ${c.mode}${this.faults.names.size ? `, faults ${[...this.faults.names].join(',')}` : ''}` });
+    this.nextTurn = (c.scheduleOrigin ?? Date.now()) + firstDelay;
+    // Started late against a shared origin: skip whole intervals, keeping the phase (and so the roles).
+    while (this.nextTurn < Date.now()) this.nextTurn += c.intervalMs;
+    this.log({ t: Date.now(), ev: 'start', why: `ARNIKA_ID ${c.arnikaId}, INTERVAL ${c.intervalMs} ms, first turn in ${this.nextTurn - Date.now()} ms, MODE ${c.mode}${this.faults.names.size ? `, faults ${[...this.faults.names].join(',')}` : ''}` });
     this.schedule();
+    if (!this.faults.has('no-psk-watch')) this.watchTimer = setInterval(() => void this.watch(), this.deps.watchMs ?? 1_000);
+  }
+
+  /**
+   * The PSK watch: reads the peer's configured PSK and, when it is not the last one this agent installed
+   * (someone else set it), installs that one again — the two sites hold the same PSK again within about a
+   * second. Skipped while an installation runs (it would read the PSK mid-change). Fingerprints only in the log.
+   */
+  private async watch(): Promise<void> {
+    const mine = this.lastInstalled;
+    if (this.stopped || this.watching || this.installing || mine === undefined) return;
+    this.watching = true;
+    try {
+      const now = await this.readPsk();
+      if (now === mine || this.installing || this.lastInstalled !== mine) return;
+      this.installing = true;
+      try {
+        await this.install(mine);
+      } finally {
+        this.installing = false;
+      }
+      const found = now === undefined ? '(none)' : fingerprint(new Uint8Array(Buffer.from(now, 'base64')));
+      this.log({ t: Date.now(), ev: 'restored', psk: fingerprint(new Uint8Array(Buffer.from(mine, 'base64'))), why: `the peer's PSK was changed behind the key control's back (found ${found}); installed the last PSK again` });
+    } catch (err) {
+      this.log({ t: Date.now(), ev: 'watch-failed', why: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  /** stop-on-kms-error: the agent gives up for good after a failed KMS call (a daemon whose loop returned on error). */
+  private haltOnKmsError(): void {
+    if (!this.faults.has('stop-on-kms-error') || this.halted) return;
+    this.halted = true;
+    this.log({ t: Date.now(), ev: 'halted', why: 'stop-on-kms-error: a KMS call failed; no further turn or received key_ID is acted on' });
   }
 
   private schedule(): void {
@@ -113,8 +176,10 @@ export class Agent {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    await this.queue;
+    // A job stuck on a KMS without deadline (no-kms-deadline) must not keep the process from stopping.
+    await Promise.race([this.queue, sleep(1_500)]);
     this.log({ t: Date.now(), ev: 'stop' });
   }
 
@@ -136,6 +201,7 @@ export class Agent {
   }
 
   private async turn(retry = false): Promise<void> {
+    if (this.halted) return void this.log({ t: Date.now(), ev: 'skip', why: 'halted (stop-on-kms-error)' });
     if (this.receivedSinceTurn && !retry) {
       this.receivedSinceTurn = false;
       this.log({ t: Date.now(), ev: 'skip', role: 'backup', why: 'received a key_ID since the last turn' });
@@ -148,21 +214,31 @@ export class Agent {
       key = await this.deps.kms.encKey();
     } catch (err) {
       this.log({ t: Date.now(), ev: 'kms-failed', role: 'master', why: (err as Error).message });
+      this.haltOnKmsError();
+      if (this.halted) return;
       if (!retry) this.scheduleRetry();
     }
+    let acked = false;
     if (key) {
       try {
         await this.send(key.keyId);
+        acked = true;
         this.log({ t: Date.now(), ev: 'sent', keyId: key.keyId });
       } catch (err) {
-        // Arnika 1.x installs its new PSK anyway: a one-sided rotation.
         this.log({ t: Date.now(), ev: 'send-failed', keyId: key.keyId, why: (err as Error).message });
       }
+    }
+    // Install only what the peer acknowledged: a PSK the peer will not install breaks the tunnel. Arnika 1.x
+    // installs anyway (a one-sided rotation): the install-unacked switch and the one-sided fault.
+    if (!acked && !(this.faults.has('install-unacked') || this.faults.active('one-sided'))) {
+      this.log({ t: Date.now(), ev: 'kept', role: 'master', keyId: key?.keyId, why: key ? 'PSK left unchanged: the peer did not ACK the key_ID' : 'PSK left unchanged: no key_ID to send (no KMS key)' });
+      return;
     }
     await this.apply('master', key);
   }
 
   private async backup(keyId: string): Promise<void> {
+    if (this.halted) return void this.log({ t: Date.now(), ev: 'skip', keyId, why: 'halted (stop-on-kms-error)' });
     if (this.faults.active('skewed-interval')) await sleep(this.config.skewMs);
     this.syncFaults();
     let key: KmsKey | undefined;
@@ -170,6 +246,8 @@ export class Agent {
       key = await this.deps.kms.decKey(keyId);
     } catch (err) {
       this.log({ t: Date.now(), ev: 'kms-failed', role: 'backup', keyId, why: (err as Error).message });
+      this.haltOnKmsError();
+      if (this.halted) return;
     }
     await this.apply('backup', key, keyId);
   }
@@ -177,6 +255,14 @@ export class Agent {
   /** The PQC key through the harness's one key-file reader (src/psk/pqc-file.ts): one trailing LF/CRLF is
    * stripped as Arnika does, logged once as a warning (every turn would only repeat it). */
   private readPqc(): PqcInput {
+    // pqc-cached: the first readable key is kept for good (a stale or newer key_out is never seen).
+    if (this.pqcCache) return this.pqcCache;
+    const read = this.readPqcFile();
+    if (this.faults.has('pqc-cached') && read.state === 'ok') this.pqcCache = read;
+    return read;
+  }
+
+  private readPqcFile(): PqcInput {
     const file = this.config.pqcPskFile;
     if (!file) return { state: 'none' };
     const onWarning = (why: string) => {
@@ -199,7 +285,13 @@ export class Agent {
       return;
     }
     const b64 = encodeBase64(d.psk);
-    await this.install(b64);
+    this.installing = true;
+    try {
+      await this.install(b64);
+      this.lastInstalled = b64;
+    } finally {
+      this.installing = false;
+    }
     const t = Date.now();
     const pskFp = fingerprint(d.psk);
     this.log({ t, ev: 'installed', role, keyId, kind: d.kind, psk: pskFp, why: d.why });

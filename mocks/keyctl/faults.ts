@@ -12,6 +12,14 @@ export const FAULTS = {
   'kms-outage': "key-control: this site's KMS is unreachable (connection refused)",
   'half-written-pqc': 'PQC emulator: a key file is left half-written (truncate-then-write interrupted) for QKDH_HALF_WRITTEN_MS',
   'stale-pqc': "PQC emulator: this site stops exchanging keys for the fault's duration and its key is replaced at once by a random key marked stale (as on expiry)",
+  // Switches that make the agent IGNORE a fault of its environment (src/lab/env-faults.ts): each shows that
+  // the environment suite's check of that requirement can fail (suites/e2e/environment.test.ts).
+  'no-kms-deadline': 'key-control: KMS calls have no deadline (a hung KMS stalls the agent for good) — ignores kms-hang (wg/15)',
+  'stop-on-kms-error': 'key-control: the agent stops rotating for good after a KMS call failed (refused or non-200) — ignores kms-refuse / kms-503 (wg/16, wg/17)',
+  'install-unacked': 'key-control: the master installs its new PSK even when the peer did not ACK the key_ID (Arnika 1.x) — ignores underlay-cut (wg/18)',
+  'no-psk-watch': 'key-control: the agent does not watch its installed PSK (the faithful agent re-installs it within a second when it was overwritten) — ignores psk-overwrite (wg/19)',
+  'all-peers': 'key-control: the PSK is installed on every peer of the interface, not only WIREGUARD_PEER_PUBLIC_KEY — ignores decoy-peer (wg/20)',
+  'pqc-cached': 'key-control: the PQC key is read once at start and kept — ignores pqc-stale (wg/21)',
 } as const;
 
 export type FaultName = keyof typeof FAULTS;

@@ -31,3 +31,45 @@ export async function installPsk(wg: string, iface: string, peerPublicKey: strin
     });
   });
 }
+
+/** Runs `wg <args>` under a deadline (own process group, SIGKILLed at the deadline); stdout in memory only (it may hold PSKs: never log it). */
+function wgOutput(wg: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(wg, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), timeoutMs);
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new InstallError(`cannot run ${wg}: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new InstallError(`wg ${args.slice(0, 3).join(' ')} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().slice(0, 200)}`));
+    });
+  });
+}
+
+/**
+ * The PSK configured for `peerPublicKey` (`wg show <if> preshared-keys`: base64, or undefined for `(none)`
+ * or a missing peer). The key stays in memory: callers compare it and never log it.
+ */
+export async function readPeerPsk(wg: string, iface: string, peerPublicKey: string, timeoutMs = 3_000): Promise<string | undefined> {
+  const out = await wgOutput(wg, ['show', iface, 'preshared-keys'], timeoutMs);
+  for (const line of out.split('\n')) {
+    const [peer, psk] = line.trim().split('\t');
+    if (peer === peerPublicKey) return psk && psk !== '(none)' ? psk : undefined;
+  }
+  return undefined;
+}
+
+/** The public keys of every peer of the interface (`wg show <if> peers`). */
+export async function listPeers(wg: string, iface: string, timeoutMs = 3_000): Promise<string[]> {
+  return (await wgOutput(wg, ['show', iface, 'peers'], timeoutMs))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}

@@ -21,11 +21,18 @@ export class Kms {
   /** When set, requests go to this base instead (the kms-outage fault: a closed port). */
   outage = false;
 
-  constructor(readonly config: AgentConfig) {
+  /** `noDeadline`: the no-kms-deadline switch (mocks/keyctl/faults.ts): no KMS_HTTP_TIMEOUT, a hung KMS stalls the call for good. */
+  constructor(
+    readonly config: AgentConfig,
+    o: { noDeadline?: boolean } = {},
+  ) {
     const tls = config.tls;
+    // KMS_HTTP_TIMEOUT bounds connect, headers and body of every call (src/kme/transport.ts); the switch
+    // sets it beyond any lab run (setTimeout's largest delay, ~24 days).
+    const timeoutMs = o.noDeadline ? 2_147_000_000 : config.kmsHttpTimeoutMs;
     const identity = tls
-      ? SaeIdentity.fromFiles({ saeId: 'key-control', ca: tls.caCertificate, cert: tls.certificate, key: tls.privateKey, timeoutMs: config.kmsHttpTimeoutMs })
-      : new SaeIdentity({ saeId: 'key-control', ca: '', timeoutMs: config.kmsHttpTimeoutMs });
+      ? SaeIdentity.fromFiles({ saeId: 'key-control', ca: tls.caCertificate, cert: tls.certificate, key: tls.privateKey, timeoutMs })
+      : new SaeIdentity({ saeId: 'key-control', ca: '', timeoutMs });
     this.client = new KmeClient(identity, config.kmsUrl);
   }
 

@@ -14,7 +14,7 @@ try {
   process.stderr.write(`key-control: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
   process.exit(2);
 }
-const kms = new Kms(config);
+const kms = new Kms(config, { noDeadline: faults.has('no-kms-deadline') });
 const agent = new Agent(config, { kms, faults });
 try {
   await agent.start();

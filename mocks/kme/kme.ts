@@ -5,10 +5,11 @@
 // answers of hostile-answers.ts instead.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { readBody } from './body.ts';
+import { DRAIN_MS, readBody } from './body.ts';
 import type { MockConfig } from './config.ts';
 import type { DeviationSwitch } from './deviation-switch.ts';
 import { KmeError, unauthorized } from './errors.ts';
+import type { FaultsFile } from './faults-file.ts';
 import { decKeys } from './handlers/dec-keys.ts';
 import { encKeys } from './handlers/enc-keys.ts';
 import { status } from './handlers/status.ts';
@@ -18,7 +19,7 @@ import { KmeState } from './kme-state.ts';
 import type { KmsLink } from './kms-link.ts';
 import type { QkdLink } from './qkd-link.ts';
 import type { KmeName, SaeRegistry } from './registry.ts';
-import { requestLine, silentLog, type LogSink } from './request-log.ts';
+import { printable, requestLine, silentLog, type LogSink } from './request-log.ts';
 import { render, writeAnswer, type Answer, type DeliveredKey } from './respond.ts';
 import { route, type Operation } from './router.ts';
 import { KmeServer } from './server.ts';
@@ -39,7 +40,13 @@ export interface MockKmeOptions {
   log: LogSink;
   /** Sees every key this KME delivers (tests that scan reports for leaked key material use it). */
   onDeliver?: DeliveryObserver;
+  /** Lab-only runtime faults (`--faults-file`, docs/mock-kme.md): hang, unavailable. */
+  faults?: FaultsFile<KmeFault>;
 }
+
+/** The faults a faults file can switch on at run time: `hang` (no answer at all), `unavailable` (enc_keys 503, pool empty). */
+export const KME_FAULTS = ['hang', 'unavailable'] as const;
+export type KmeFault = (typeof KME_FAULTS)[number];
 
 export type DeliveryObserver = (kmeId: string, keys: ReadonlyArray<DeliveredKey>) => void;
 
@@ -55,6 +62,7 @@ export class MockKme {
   readonly hostile = new HostileAnswers();
   private server!: KmeServer;
   private readonly identities = new WeakMap<object, string | undefined>();
+  private stopping = false;
 
   private constructor(private readonly o: MockKmeOptions) {
     this.state = new KmeState({ name: o.name, config: o.config, registry: o.registry, qkd: o.qkd, link: o.link, deviations: o.deviations });
@@ -103,7 +111,7 @@ export class MockKme {
   }
 
   /** The answer, and the method it answers when the path named one (stalls act on the key methods only). */
-  private async dispatch(req: IncomingMessage, caller: string | undefined, body: Buffer): Promise<{ answer: Answer; op?: Operation }> {
+  private async dispatch(req: IncomingMessage, caller: string | undefined, body: Buffer): Promise<{ answer: Answer; op?: Operation; fault?: KmeFault }> {
     if (caller === undefined || !this.o.registry.isAttached(caller, this.o.name)) {
       throw unauthorized(caller === undefined ? 'the client certificate carries no SAE ID' : `the SAE of the client certificate is not registered at ${this.kmeId}`);
     }
@@ -113,6 +121,8 @@ export class MockKme {
       case 'status':
         return { answer: status(this.state, caller, r.saeId), op: r.op };
       case 'enc_keys':
+        // Faults file `unavailable`: the answer of an empty pool (enc-keys.ts), whatever the pool holds.
+        if (this.o.faults?.active('unavailable')) return { answer: new KmeError(503, 'exhausted', 'not enough key material: the key pool is empty; keys are being replenished'), op: r.op, fault: 'unavailable' };
         return { answer: await encKeys(this.state, caller, r.saeId, input), op: r.op };
       case 'dec_keys':
         return { answer: decKeys(this.state, caller, r.saeId, input), op: r.op };
@@ -135,16 +145,18 @@ export class MockKme {
       line(`200 ${shape} (unauthenticated)`);
       return;
     }
+    if (this.o.faults?.active('hang')) return this.hang(req, res, line);
     let caller: string | undefined;
     let answer: Answer;
     let op: Operation | undefined;
+    let fault: KmeFault | undefined;
     try {
       caller = this.identify(req);
-      const body = await readBody(req, this.o.config.max_body_bytes);
+      const body = await readBody(req, this.o.config.max_body_bytes, Math.min(DRAIN_MS, this.o.config.timeouts.request_ms / 2)); // the 400 must beat the request timeout
       if (!body.ok) {
         if (!body.error) return; // the client went away
         answer = body.error;
-      } else ({ answer, op } = await this.dispatch(req, caller, body.bytes));
+      } else ({ answer, op, fault } = await this.dispatch(req, caller, body.bytes));
     } catch (err) {
       answer = err instanceof KmeError ? err : new KmeError(503, 'internal', 'internal error in the mock KME');
       if (!(err instanceof KmeError)) this.o.log(`${this.kmeId} internal error: ${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]!.slice(0, 200)}` : typeof err}`);
@@ -162,13 +174,28 @@ export class MockKme {
         return;
       }
       const written = await writeAnswer(req, res, answer, this.o.deviations, this.o.config.slow_answer_ms);
-      line(written?.status ?? 'aborted', caller, keys);
+      line(`${written?.status ?? 'aborted'}${fault ? ` (faults file: ${fault})` : ''}`, caller, keys);
     } catch {
       res.destroy();
     }
   }
 
+  /**
+   * Faults file `hang`: the request is read and never answered; its connection stays open (no idle
+   * timeout) until the client closes it or the KME stops. Logged when taken and when the client leaves.
+   */
+  private hang(req: IncomingMessage, res: ServerResponse, line: (status: string) => void): void {
+    const started = performance.now();
+    req.resume();
+    this.server.holdOpen(req.socket);
+    line('hung (faults file: hang): no answer');
+    res.once('close', () => {
+      if (!this.stopping) this.o.log(`${this.kmeId} ${req.method ?? '?'} ${printable(req.url ?? '?')} hung request closed by the client after ${(performance.now() - started).toFixed(0)} ms`);
+    });
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     this.hostile.stopAll();
     await this.server.close();
   }

@@ -148,6 +148,13 @@ export class KmeServer {
     return this.unauthenticated.get(socket);
   }
 
+  /** Lifts every idle timeout off the connection of `socket` (a request the KME holds unanswered on purpose: faults file `hang`). */
+  holdOpen(socket: Socket): void {
+    socket.setTimeout(0);
+    const c = this.byPeer.get(peerOf(socket) ?? '?');
+    c?.socket.setTimeout(0);
+  }
+
   private accept(socket: Socket): void {
     const mode = modeOf(this.o.deviations);
     const c: Connection = { socket, mode, peer: peerOf(socket) ?? '?', settled: mode === 'plain' };

@@ -8,7 +8,8 @@ import type { TestPki } from '../../src/pki/test-pki.ts';
 import { loadMockConfig, parseMockConfig, type MockConfig, type MockConfigInput } from './config.ts';
 import { parseDeviations, type DeviationSwitch } from './deviation-switch.ts';
 import type { Binding } from './identity-binding.ts';
-import { MockKme, type DeliveryObserver } from './kme.ts';
+import { MockKme, type DeliveryObserver, type KmeFault } from './kme.ts';
+import type { FaultsFile } from './faults-file.ts';
 import type { KmsLink } from './kms-link.ts';
 import type { TcpLinkOptions } from './kms-link-tcp.ts';
 import { bindingFor, ensurePki, KME_FILE, registryFor } from './mock-pki.ts';
@@ -133,7 +134,7 @@ export function linkOptions(p: Prepared, name: KmeName, qkd: QkdLink): Omit<TcpL
 }
 
 /** Starts KME `name` of the prepared configuration on its configured host and port. */
-export function startKme(p: Prepared, name: KmeName, parts: { qkd: QkdLink; link: KmsLink; deviations: DeviationSwitch; onDeliver?: DeliveryObserver }): Promise<MockKme> {
+export function startKme(p: Prepared, name: KmeName, parts: { qkd: QkdLink; link: KmsLink; deviations: DeviationSwitch; onDeliver?: DeliveryObserver; faults?: FaultsFile<KmeFault> }): Promise<MockKme> {
   const c = p.config;
   return MockKme.start({ name, config: c, registry: p.registry, binding: p.binding, ...parts, tls: tlsOf(p, name), host: c.host, port: c.kmes[name].port, log: p.log });
 }

@@ -5,7 +5,8 @@ import type { TestPki } from '../../src/pki/test-pki.ts';
 import { ConfigError, type MockConfig, type MockConfigInput } from './config.ts';
 import { DeviationSwitch } from './deviation-switch.ts';
 import type { DeviationName } from './deviations.ts';
-import type { MockKme } from './kme.ts';
+import { KME_FAULTS, type KmeFault, type MockKme } from './kme.ts';
+import { FaultsFile } from './faults-file.ts';
 import { formatHostPort, parseHostPort, TcpKmsLink } from './kms-link-tcp.ts';
 import { urlFor, writeProfile } from './profile.ts';
 import { QkdLink } from './qkd-link.ts';
@@ -21,6 +22,8 @@ export interface MockKmeOptions extends CommonOptions {
   link?: { listen?: string; peer?: string; seed?: string };
   /** URL of the peer KME, to write a complete target profile (else `profilePath` is null). */
   peerUrl?: string;
+  /** Lab-only fault control file (faults-file.ts; docs/mock-kme.md, "Faults file"), re-read at run time. */
+  faultsFile?: string;
 }
 
 export interface SingleMockKme {
@@ -64,10 +67,12 @@ export async function startMockKme(options: MockKmeOptions): Promise<SingleMockK
       peer: config.link.peer ? parseHostPort(config.link.peer, 'link.peer') : undefined,
     });
     const deviations = new DeviationSwitch(config.deviations);
+    const faults = options.faultsFile ? new FaultsFile<KmeFault>(options.faultsFile, KME_FAULTS, (l) => p.log(`${config.kmes[name].kme_id} ${l}`)).watch() : undefined;
     let kme: MockKme;
     try {
-      kme = await startKme(p, name, { qkd, link, deviations, onDeliver: options.onDeliver });
+      kme = await startKme(p, name, { qkd, link, deviations, onDeliver: options.onDeliver, faults });
     } catch (err) {
+      faults?.stop();
       await link.close();
       throw err;
     }
@@ -92,6 +97,7 @@ export async function startMockKme(options: MockKmeOptions): Promise<SingleMockK
       async stop() {
         if (stopped) return;
         stopped = true;
+        faults?.stop();
         await Promise.all([kme.stop(), link.close()]);
         p.cleanup();
       },

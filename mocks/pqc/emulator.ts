@@ -6,6 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { fingerprint } from '../../src/secrets/fingerprint.ts';
 import { FaultPlan } from '../keyctl/faults.ts';
+import type { FaultsFile } from '../kme/faults-file.ts';
 import { initiate, serve } from './exchange.ts';
 import { writeKeyFile } from './keyfile.ts';
 import { scaledTiming, type PqcTiming } from './timing.ts';
@@ -27,7 +28,17 @@ export interface PqcEmulatorOptions {
   events?: string;
   /** Rosenpass-style notification lines (default: stdout). */
   out?: (line: string) => void;
+  /** Lab-only run-time faults (`stale`, `stop`) from a control file, re-read each tick (mocks/kme/faults-file.ts). */
+  control?: FaultsFile<PqcControlFault>;
 }
+
+/**
+ * Run-time faults of the control file: `stale` — stop exchanging and replace the key at once by a random
+ * key marked stale; `stop` — stop exchanging, key_out untouched (no expiry either: a frozen Rosenpass).
+ * When such a window ends the emulator exchanges at once, so both sites share a fresh key again.
+ */
+export const PQC_CONTROL_FAULTS = ['stale', 'stop'] as const;
+export type PqcControlFault = (typeof PQC_CONTROL_FAULTS)[number];
 
 export type PqcEvent = { t: number; epoch: number; why: 'exchanged' | 'stale'; fp: string; role?: 'initiator' | 'responder'; cause?: string };
 
@@ -46,6 +57,11 @@ export class PqcEmulator {
   private nextAttemptAt = 0;
   private queue: Promise<void> = Promise.resolve();
   private busy = false;
+  /** The `from` of the control-file stale window whose key was already replaced (once per window). */
+  private staleWindowFired: number | undefined;
+  /** A control-file window was in effect at the last tick: exchange as soon as it is over. */
+  private controlPaused = false;
+  private pendingResume = false;
 
   constructor(readonly o: PqcEmulatorOptions) {
     this.timing = o.timing ?? scaledTiming(1);
@@ -58,7 +74,9 @@ export class PqcEmulator {
       this.o.listen.host,
       (x) => this.enqueue(() => this.install(x.key, x.epoch, 'exchanged', 'responder')),
       (proposed) => Math.max(this.epoch + 1, proposed),
-      () => !this.faults.active('stale-pqc'),
+      // Both sides initiating at once (say, both retrying after a fault window) would leave each with the
+      // other's key last: the designated initiator declines while its own exchange runs, so only one completes.
+      () => !this.faults.active('stale-pqc') && !this.controlled() && !(this.busy && this.o.initiator),
     );
     this.server.on('error', (e) => this.o.out?.(`error ${String(e)}`));
     this.timer = setInterval(() => void this.tick(), Math.max(20, Math.min(250, this.timing.retryMs, this.timing.rekeyResponderMs / 40)));
@@ -75,8 +93,30 @@ export class PqcEmulator {
     return this.queue;
   }
 
+  /** A control-file window (stale or stop) holds now. */
+  private controlled(now = Date.now()): boolean {
+    return Boolean(this.o.control && (this.o.control.active('stale', now) || this.o.control.active('stop', now)));
+  }
+
   private async tick(): Promise<void> {
     const now = Date.now();
+    const staleWindow = this.o.control?.window('stale', now);
+    if (staleWindow && this.staleWindowFired !== staleWindow.from) {
+      this.staleWindowFired = staleWindow.from;
+      await this.enqueue(() => this.expire('fault: pqc-stale (faults file)'));
+    }
+    if (this.controlled(now)) {
+      this.controlPaused = true;
+      return;
+    }
+    let resume = false;
+    if (this.controlPaused) {
+      // The window is over: like a restarted Rosenpass, no old key to expire; exchange at once.
+      this.controlPaused = false;
+      if (this.lastExchangeAt !== undefined && !this.stale) this.lastExchangeAt = now;
+      this.nextAttemptAt = 0;
+      resume = true;
+    }
     if (this.faults.active('stale-pqc', now) && !this.staleFaultFired) {
       this.staleFaultFired = true;
       await this.enqueue(() => this.expire('fault: stale-pqc'));
@@ -86,15 +126,19 @@ export class PqcEmulator {
     }
     if (this.busy || now < this.nextAttemptAt || this.faults.active('stale-pqc', now)) return;
     const due =
-      this.lastExchangeAt === undefined
+      resume ||
+      this.pendingResume ||
+      (this.lastExchangeAt === undefined
         ? this.o.initiator || now - this.startedAt > this.timing.rekeyInitiatorMs
-        : now >= this.lastExchangeAt + (this.lastRole === 'responder' ? this.timing.rekeyResponderMs : this.timing.rekeyInitiatorMs);
+        : now >= this.lastExchangeAt + (this.lastRole === 'responder' ? this.timing.rekeyResponderMs : this.timing.rekeyInitiatorMs));
     if (!due) return;
     this.busy = true;
     try {
       const x = await initiate(this.o.peer.host, this.o.peer.port, this.epoch + 1);
+      this.pendingResume = false;
       await this.enqueue(() => this.install(x.key, x.epoch, 'exchanged', 'initiator'));
     } catch {
+      if (resume) this.pendingResume = true; // keep trying at the retry period until one exchange succeeds
       this.nextAttemptAt = Date.now() + this.timing.retryMs;
     } finally {
       this.busy = false;
@@ -103,6 +147,7 @@ export class PqcEmulator {
 
   private async install(key: Uint8Array, epoch: number, why: 'exchanged', role: 'initiator' | 'responder'): Promise<void> {
     const now = Date.now();
+    this.pendingResume = false;
     this.lastExchangeAt = now;
     this.lastRole = role;
     this.epoch = Math.max(this.epoch, epoch);

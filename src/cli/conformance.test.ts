@@ -17,6 +17,8 @@ const RUN_TIMEOUT_MS = 600_000;
 const children: ChildProcess[] = [];
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  // A run clears its own --reports directory first: never let one default to this test run's reports/.
+  if (args[0] === 'conformance' && !args.includes('--reports')) args = [...args, '--reports', mkdtempSync(join(tmpdir(), 'qkd-cli-reports-'))];
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined, ...env } });
     let stdout = '';
@@ -36,6 +38,16 @@ async function startMock(args: string[] = []): Promise<{ profile: string; saes: 
   });
   return JSON.parse(line) as { profile: string; saes: Record<string, { cert: string; key: string }>; ca: string };
 }
+
+interface AllureResult {
+  status: string;
+  labels: Array<{ name: string; value: string }>;
+}
+const allureResults = (reports: string): AllureResult[] =>
+  readdirSync(join(reports, 'allure-results'))
+    .filter((f) => f.endsWith('-result.json'))
+    .map((f) => JSON.parse(readFileSync(join(reports, 'allure-results', f), 'utf8')) as AllureResult);
+const label = (r: AllureResult, name: string): string | undefined => r.labels.find((l) => l.name === name)?.value;
 
 afterAll(() => {
   for (const c of children) c.kill('SIGTERM');
@@ -71,12 +83,36 @@ describe('qkd-harness conformance', () => {
     const evidence = failed.find((x) => x.id === 'qkd014/5.4/3')!.evidence![0]!;
     expect(evidence.curl).toMatch(/^curl .*--cert '.*' --key '.*' --cacert '.*' .*dec_keys/);
     expect(evidence.responseBody).not.toMatch(/"key":"[A-Za-z0-9+/]{20,}/);
+    // Allure files each outcome under its own status, labelled from the catalogue.
+    const first = allureResults(reports);
+    const statusOf = new Map(first.map((x) => [label(x, 'outcome'), x.status]));
+    expect(statusOf.get('fail')).toBe('failed');
+    expect(statusOf.get('error')).toBe('broken');
+    expect(statusOf.get('pass')).toBe('passed');
+    const r543 = first.find((x) => label(x, 'ALLURE_ID') === 'qkd014/5.4/3')!;
+    expect({ epic: label(r543, 'epic'), severity: label(r543, 'severity'), parentSuite: label(r543, 'parentSuite') }).toEqual({ epic: 'ETSI GS QKD 014 V1.1.1 (2019-02)', severity: 'critical', parentSuite: 'ETSI GS QKD 014 V1.1.1 (2019-02)' });
+    expect(label(r543, 'feature')).toMatch(/5\.4/);
     const exp = join(reports, 'expect.yaml');
     // Every unexpected outcome (a check whose prerequisite the deviation breaks is an error, not a fail).
     const unexpected = summary.results.filter((x) => x.unexpected);
     writeFileSync(exp, `implementation: mock with keys-not-removed\noutcomes:\n${unexpected.map((x) => `  ${x.id}: ${x.outcome}`).join('\n')}\n`);
     const again = await run(['conformance', '--target', mock.profile, '--strict', '--grep', 'qkd014/5.4', '--expectations', exp, '--reports', reports]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
+    // The second run cleared the first one's results: one result per requirement, none left over.
+    expect(allureResults(reports).length).toBe(first.length);
+  }, RUN_TIMEOUT_MS);
+
+  it('files warn as passed with a warning tag in Allure (lenient profile)', async () => {
+    const mock = await startMock(['--deviation', '404-instead-of-400']);
+    const reports = mkdtempSync(join(tmpdir(), 'qkd-reports-'));
+    const r = await run(['conformance', '--target', mock.profile, '--grep', 'qkd014/5.4', '--reports', reports]);
+    expect(r.code, r.stdout + r.stderr).toBe(0); // a warn needs no expectations file
+    const warned = allureResults(reports).filter((x) => label(x, 'outcome') === 'warn');
+    expect(warned.length).toBeGreaterThan(0);
+    for (const w of warned) {
+      expect(w.status).toBe('passed');
+      expect(w.labels.some((l) => l.name === 'tag' && l.value === 'warning')).toBe(true);
+    }
   }, RUN_TIMEOUT_MS);
 
   it('refuses a malformed profile with exit 2 and one line naming file and field', async () => {

@@ -145,6 +145,8 @@ describe.skipIf(Boolean(gate.skip))(`e2e --lab under an external key control${ga
       // The console carries the figures, not only the attachments.
       expect(r.out).toMatch(/Rekey alignment: PASS[^\n]*\n\s+lab \w+: \d rotations observed; skew p50 \d+ ms, max \d+ ms; outage p50 \d+ ms, max \d+ ms/);
       expect(r.out).toMatch(/PSK agreement: PASS[^\n]*\n\s+lab \w+: \d rotations observed; skew p50/);
+      // Lab figures: set-up time, the negative control, roles observed, wire per rotation (fixture.ts figuresOf).
+      expect(r.out).toMatch(/set-up \d+\.\d s; first agreed PSK with traffic \d+\.\d s after lab up started\n\s+negative control passed[^\n]*\n\s+roles observed: alice master in \d\/\d rotations[^\n]*\n\s+per rotation \(p50\): key-control \d+ pkts/);
       expect(r.out).toMatch(/Faults are detected: SKIP \(0 passed, 0 failed, \d+ skipped\)\n\s+skipped: needs the built-in agent's internals/);
       expect(r.out).toMatch(/skipped wg\/4 the installed PSK[^\n]*: needs the built-in agent's internals/);
     },

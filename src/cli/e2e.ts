@@ -113,6 +113,11 @@ export function formatSuite(s: E2eSuiteRow): string {
     out.push(`  ${f.source}: ${f.rotations} rotations observed; skew p50 ${ms(f.skewMs.p50)}, max ${ms(f.skewMs.max)}; outage p50 ${ms(f.outageMs.p50)}, max ${ms(f.outageMs.max)}`);
   } else if (f) out.push(`  ${f.source}: ${f.rotations} rotations observed`);
   for (const r of f?.recoveries ?? []) out.push(`  recovery after ${r.fault}: ${r.recoveryS === null ? 'none observed' : `${r.recoveryS.toFixed(1)} s`}`);
+  // Lab only (suites/e2e/fixture.ts figuresOf): set-up, the negative control, roles and wire per rotation.
+  if (f?.setupMs !== undefined) out.push(`  set-up ${(f.setupMs / 1000).toFixed(1)} s; first agreed PSK with traffic ${f.firstTrafficMs == null ? 'never' : `${(f.firstTrafficMs / 1000).toFixed(1)} s`} after lab up started`);
+  if (f?.negativeControl) out.push(`  ${f.negativeControl}`);
+  if (f?.roles) out.push(`  roles observed: ${f.roles}`);
+  if (f?.wirePerRotation) out.push(`  per rotation (p50): ${Object.entries(f.wirePerRotation).map(([p, c]) => `${p} ${c.packets ?? '–'} pkts / ${c.bytes ?? '–'} B`).join(', ')}`);
   if (s.error) out.push(`  error: ${s.error}`);
   for (const t of s.tests) if (t.outcome === 'fail') out.push(`  FAIL ${t.name}: ${t.message ?? ''}`);
   if (s.outcome === 'skip') {
@@ -191,7 +196,7 @@ async function e2e(o: E2eOptions): Promise<void> {
   let unhandled: string[] = [];
   try {
     const { startVitest } = await import('vitest/node');
-    const vitest = await startVitest('test', filters, { root: REPO_ROOT, config: join(REPO_ROOT, 'vitest.config.ts'), watch: false, run: true });
+    const vitest = await startVitest('test', filters, { root: REPO_ROOT, config: join(REPO_ROOT, 'vitest.commands.config.ts'), watch: false, run: true });
     rows = collect(vitest.state.getFiles() as unknown as TaskLike[], figuresDir);
     unhandled = vitest.state.getUnhandledErrors().map((e) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!);
     await vitest.close();
@@ -226,7 +231,7 @@ async function e2e(o: E2eOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('e2e')
-    .description('end-to-end suites: WireGuard PSK agreement, rekey alignment, HSM replication over the tunnel; faults (lab only)')
+    .description('end-to-end suites: WireGuard PSK agreement, rekey alignment, HSM replication over the tunnel; faults and environmental faults (lab only: --suite environment)')
     .option('--lab', 'build the two-site lab (the default)')
     .option('--target <file>', 'a target profile whose `sites` (exec prefix, wireguard interface/peer, probe) name a real deployment; kmes/saes are not needed')
     .option('--key-control <kc>', 'lab: the key control under test on both sites, builtin | exec:COMMAND (Arnika 1.x environment, as `lab up`); default: each suite\'s own')
@@ -236,7 +241,7 @@ export function register(program: Command): void {
     .option('--rotations <n>', 'rotations to observe per suite (default 2; the lab counts the one that brings the tunnel up on top)')
     .option('--interval <seconds>', 'key-control INTERVAL: the lab uses it; for a target, what it is configured with')
     .option('--natural', "wait for WireGuard's own rekey instead of bringing it forward (lab)")
-    .option('--suite <name>', 'run only this suite (repeatable): a file name under suites/e2e without .test.ts, e.g. rekey-alignment', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--suite <name>', 'run only this suite (repeatable): a file name under suites/e2e without .test.ts, e.g. rekey-alignment, environment', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--reports <dir>', 'where summary.json, junit.xml and allure-results go', 'reports')
     .action((o: E2eOptions) => e2e(o));
 }

@@ -1,4 +1,4 @@
-// `qkd-harness lab up|status|down`: the two-site lab (docs/lab.md). `up` builds it, prints one JSON line
+// `qkd-harness lab up|status|down|fault`: the two-site lab (docs/lab.md). `up` builds it, prints one JSON line
 // (names, addresses, files) and keeps it running until SIGINT/SIGTERM (or `lab down`), then removes
 // everything; `--detach` returns once it is up. `down --stale` cleans what crashed runs left behind.
 // `--hsm on|off` adds (default: when SoftHSM2 and pkcs11js are usable) a SoftHSM2 token per site and the
@@ -17,6 +17,7 @@ import { isAlive, listRecords, stateDir, type LabRecord } from '../lab/state.ts'
 import { defaultLab } from '../lab/select.ts';
 import { hsmUnavailable } from '../lab/hsm.ts';
 import { labStatus, type LabStatus } from '../lab/status.ts';
+import { controlLine } from '../lab/negative-control.ts';
 import { lastLines, signalGroup, type LabProcess } from '../lab/process.ts';
 import { constants as osConstants } from 'node:os';
 import { keyControlsFrom, parseInterval, parseMode } from '../lab/key-control-options.ts';
@@ -24,6 +25,7 @@ import { MODES } from '../../mocks/keyctl/config.ts';
 import { FAULTS } from '../../mocks/keyctl/faults.ts';
 import { SYNC_FAULTS, type SyncFault } from '../../mocks/hsm-sync/faults.ts';
 import { CannotRunError, EXIT, UsageError } from './exit.ts';
+import { registerFault } from './lab-fault.ts';
 
 interface UpOptions {
   keyControl: string;
@@ -139,6 +141,8 @@ async function up(o: UpOptions): Promise<void> {
     return;
   }
   line(lab.info);
+  // The progress lines said it already; a failed control is said also under --quiet.
+  if (o.quiet && !lab.info.negativeControl?.ok) process.stderr.write(`lab ${lab.runId}: ${controlLine(lab.info.negativeControl)}\n`);
   // The owner: until a signal, or until the lab's processes are gone (reported as they die).
   const ended = await Promise.race([signalled.then((s) => ({ signal: s })), watchProcesses(lab)]);
   if ('signal' in ended) {
@@ -201,10 +205,11 @@ async function status(o: { runId?: string; all?: boolean; json?: boolean }): Pro
 
 /** `lab status` for a person: one block per lab, a few lines per site. */
 function formatStatus(st: LabStatus & { owner: number | null }): string {
-  const out = [`lab ${st.runId} (owner ${st.owner === null ? 'gone: `lab down` cleans up' : `pid ${st.owner}`}) at ${st.at}: PSKs ${st.pskAgree ? 'agree' : 'DIFFER'}`];
+  const out = [`lab ${st.runId} (owner ${st.owner === null ? 'gone: `lab down` cleans up' : `pid ${st.owner}`}) at ${st.at}: PSKs ${st.pskAgree ? 'agree' : 'DIFFER'}${st.setupMs !== undefined ? `; set up in ${(st.setupMs / 1000).toFixed(1)} s` : ''}`];
+  out.push(`  ${controlLine(st.negativeControl)}`);
   for (const [site, s] of Object.entries(st.sites)) {
     const age = s.handshakeAgeS === null ? 'never' : `${s.handshakeAgeS} s ago`;
-    out.push(`  ${site}: psk ${s.psk}, handshake ${age}, rx ${s.rx} B, tx ${s.tx} B; probe ${s.probe.ok}/${s.probe.sent} ok, loss ${(s.probe.loss * 100).toFixed(2)} %, ${s.probe.down ? 'DOWN now' : 'up'}`);
+    out.push(`  ${site}: psk ${s.psk}, handshake ${age}, rx ${s.rx} B, tx ${s.tx} B; probe ${s.probe.since === null ? 'no traffic since the negative control' : `${s.probe.ok}/${s.probe.sent} ok, loss ${(s.probe.loss * 100).toFixed(2)} % since the first agreed PSK`}, ${s.probe.down ? 'DOWN now' : 'up'}`);
     if (s.hsm) {
       const a = s.hsm.agent;
       const counts = a?.role === 'primary' ? `sent ${a.sent}${a.pending !== null ? `, pending ${a.pending}` : ''}${a.unreplicable ? `, UNREPLICABLE ${a.unreplicable} (not extractable? see the agent log)` : ''}` : `imported ${a?.imported}, rejected ${a?.rejected}`;
@@ -274,4 +279,5 @@ export function register(program: Command): void {
     .option('--all', 'every recorded lab')
     .option('--stale', 'labs whose owner process is gone, and anything carrying a lab name of no live run')
     .action((o: { runId?: string; all?: boolean; stale?: boolean }) => down(o));
+  registerFault(lab, selectLabs);
 }

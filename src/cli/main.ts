@@ -1,4 +1,5 @@
 // qkd-harness command line. Each command lives in its own module and registers itself here.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeFor } from './exit.ts';
 
@@ -8,14 +9,17 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('qkd-harness')
   .description('Conformance and interoperability test harness for QKD-secured VPNs')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride();
 
 // Each command's module is named after it. Only the one invoked is loaded (`psk derive` need not load the
 // lab or the mock); help and unknown commands load them all so the listing is complete.
-const COMMANDS = ['psk', 'mock', 'conformance', 'list', 'run', 'lab', 'e2e', 'report', 'hsm', 'kpi'];
+const COMMANDS = ['run', 'doctor', 'psk', 'mock', 'conformance', 'list', 'lab', 'e2e', 'report', 'hsm', 'kpi'];
 const invoked = process.argv[2];
 for (const name of COMMANDS.includes(invoked ?? '') ? [invoked!] : COMMANDS) {
   const mod = (await import(`./${name}.ts`)) as { register(p: Command): void };

@@ -24,6 +24,7 @@ interface MockOptions {
   linkPeer?: string;
   linkSeed?: string;
   peerUrl?: string;
+  faultsFile?: string;
   quiet?: boolean;
 }
 
@@ -59,6 +60,7 @@ export function register(program: Command): void {
       return v;
     })
     .option('--peer-url <url>', 'with --only: URL of the peer KME, to write a complete target profile')
+    .option('--faults-file <file>', 'with --only (lab): JSON control file of run-time faults (hang, unavailable), re-read on change (docs/mock-kme.md)')
     .option('--quiet', 'no request log on stderr')
     .showHelpAfterError(false)
     .action(async (opts: MockOptions) => {
@@ -86,7 +88,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 async function run(opts: MockOptions): Promise<void> {
-  if (opts.only === undefined && (opts.linkListen || opts.linkPeer || opts.peerUrl)) throw new UsageError('--link-listen, --link-peer and --peer-url go with --only A|B');
+  if (opts.only === undefined && (opts.linkListen || opts.linkPeer || opts.peerUrl || opts.faultsFile)) throw new UsageError('--link-listen, --link-peer, --peer-url and --faults-file go with --only A|B');
   if (opts.peerUrl !== undefined && !/^https?:\/\/[^/]+/.test(opts.peerUrl)) throw new UsageError(`--peer-url must be an https URL, got "${opts.peerUrl}"`);
   const signal = untilSignal(); // listen before starting, so an early SIGTERM still stops cleanly
   const common = {
@@ -105,6 +107,7 @@ async function run(opts: MockOptions): Promise<void> {
       port: opts.only === 'A' ? opts.portA : opts.portB,
       link: { listen: opts.linkListen, peer: opts.linkPeer, seed: opts.linkSeed },
       peerUrl: opts.peerUrl,
+      faultsFile: opts.faultsFile,
     });
     stop = kme.stop;
     line = {

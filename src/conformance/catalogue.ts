@@ -19,6 +19,8 @@ const RequirementSchema = z.object({
   /** Why the level is what it is, where that is not obvious from the standard's wording. */
   rationale: z.string().optional(),
   source: z.string().optional(),
+  /** What the requirement expects per Arnika MODE, where that differs (wg/15 … wg/21: environmental faults). */
+  modes: z.partialRecord(z.enum(['QkdAndPqcRequired', 'AtLeastQkdRequired', 'AtLeastPqcRequired', 'EitherQkdOrPqcRequired']), z.string().min(1)).optional(),
 });
 
 const ToleranceSchema = z.object({ clause: z.string(), summary: z.string().min(1) });
@@ -85,4 +87,10 @@ export function requirement(id: string): Requirement {
   if (!r) throw new Error(`requirement ${id} is not in specs/requirements/${name}.yaml`);
   byId.set(id, r);
   return r;
+}
+
+/** The `standard:` line of the catalogue an ID belongs to (e.g. "ETSI GS QKD 014 V1.1.1 (2019-02)"), if it has one. */
+export function standardOf(id: string): string | undefined {
+  const prefix = id.split('/')[0]!;
+  return catalogue(CATALOGUE_OF[prefix] ?? prefix).standard;
 }

@@ -67,7 +67,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
   }
   const vitest = await startVitest('test', [ETSI014_SUITES], {
     root: ROOT,
-    config: join(ROOT, 'vitest.config.ts'),
+    config: join(ROOT, 'vitest.commands.config.ts'),
     watch: false,
     run: true,
     reporters: reportersFor(reports),

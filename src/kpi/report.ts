@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileSystemWriter, ReporterRuntime } from 'allure-js-commons/sdk/reporter';
 import { Status } from 'allure-js-commons';
+import { epicOf, requirementLabels } from '../report/allure-requirement.ts';
 import type { Outcome } from '../conformance/verdict.ts';
 import { kpiCharts } from './charts.ts';
 import type { KpiFigures, Phase } from './scenarios.ts';
@@ -64,13 +65,13 @@ export function writeKpiReports(dir: string, s: Omit<KpiSummary, 'charts'>): Kpi
       status: ALLURE_STATUS[r.outcome],
       statusDetails: { message: `${r.outcome}: ${r.message}` },
       labels: [
-        { name: 'parentSuite', value: 'KPI (qkd-harness kpi)' },
+        { name: 'parentSuite', value: epicOf(r.id) },
         { name: 'suite', value: r.phase },
-        { name: 'requirement', value: r.id },
-        { name: 'level', value: r.level },
+        ...requirementLabels(r.id, r.phase),
         { name: 'outcome', value: r.outcome },
         { name: 'vendor', value: s.target },
         { name: 'tag', value: 'kpi' },
+        ...(r.outcome === 'warn' ? [{ name: 'tag', value: 'warning' }] : []),
       ],
       parameters: [
         { name: 'target', value: s.source, excluded: true },

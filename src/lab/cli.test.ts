@@ -24,6 +24,8 @@ describe('lab and e2e command line', () => {
       [['lab', 'up', '--hsm-fault', 'bob:drop-deletes'], /"drop-deletes" belongs to the primary agent \(alice\)/],
       [['lab', 'up', '--hsm-fault', 'alice:meteor'], /--hsm-fault: unknown fault "meteor"/],
       [['lab', 'up', '--hsm', 'off', '--hsm-fault', 'alice:drop-deletes'], /--hsm-fault needs the lab's HSM part/],
+      [['lab', 'fault', 'kms-nap', '--site', 'bob', '--for', '2'], /unknown environmental fault "kms-nap"/],
+      [['lab', 'fault', 'kms-hang', '--site', 'bob', '--for', '0'], /--for must be a number of seconds above 0/],
       [['e2e', '--lab', '--target', 'x.yaml'], /either --lab or --target/],
       [['e2e', '--target', join(stateDir, 'missing.yaml')], /cannot be read/],
     ] as const;

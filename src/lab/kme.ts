@@ -25,8 +25,8 @@ export function labPki(dir: string): Promise<TestPki> {
   );
 }
 
-/** The argv of one site's KME process. */
-export function kmeArgv(site: SiteName, pkiDir: string, seedHex: string): string[] {
+/** The argv of one site's KME process; `faultsFile`: its run-time fault control file (src/lab/fault-files.ts). */
+export function kmeArgv(site: SiteName, pkiDir: string, seedHex: string, faultsFile?: string): string[] {
   const self = ADDRESSES.underlay[site];
   const peer = ADDRESSES.underlay[site === 'alice' ? 'bob' : 'alice'];
   const which = KME_OF[site];
@@ -50,6 +50,7 @@ export function kmeArgv(site: SiteName, pkiDir: string, seedHex: string): string
     seedHex,
     '--peer-url',
     kmeUrl(site === 'alice' ? 'bob' : 'alice'),
+    ...(faultsFile ? ['--faults-file', faultsFile] : []),
   ];
 }
 

@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SiteDriver } from '../sites/driver.ts';
 import { teardownRecord, type CleanupReport } from './cleanup.ts';
 import { kmeArgv, kmeUrl, kmsUrlFor, labPki, SAE_OF } from './kme.ts';
+import { kmeFaultsFile, pqcFaultsFile } from './fault-files.ts';
 import { addNamespace } from './namespace.ts';
 import { ADDRESSES, PORTS, SITES, labNames, newRunId, type LabNames, type SiteName } from './names.ts';
 import { tsNode } from './node.ts';
@@ -27,24 +28,17 @@ import { labUnavailable } from './prerequisites.ts';
 import { LabProcess, startProcess, lastLines } from './process.ts';
 import { LabState, stateDir } from './state.ts';
 import { labStatus, type LabStatus } from './status.ts';
+import { INSTRUMENT_FAULTS, controlLine, runNegativeControl, type InstrumentFault, type NegativeControl } from './negative-control.ts';
+import { probeAnswers } from './probe.ts';
 import { addVethPair } from './veth.ts';
 import { agentSpec, createSiteToken, hsmUnavailable, labHsmAddress, readSyncStatus, wipeToken, type HsmSiteInfo } from './hsm.ts';
 import type { HsmAddress } from '../hsm/address.ts';
 import { localSiteClient, type HsmSiteClient } from '../hsm/site-client.ts';
 import { configureInterface, expireSessions, generateKeyPair, randomKey, socketPath, waitForSocket } from './wireguard.ts';
 import { newSealKey } from '../secrets/seal.ts';
+import type { FaultSpec, KeyControl, LabInfo, SiteInfo } from './info.ts';
 
-export type KeyControl = { kind: 'builtin' } | { kind: 'exec'; command: string };
-
-export interface FaultSpec {
-  /** Comma-separated fault names (mocks/keyctl/faults.ts). */
-  fault: string;
-  /** Seconds after each process's start, or 'signal': when `injectFaults()` is called. */
-  fromS?: number | 'signal';
-  forS?: number;
-  /** Extra variables (QKDH_SKEW, …). */
-  env?: Record<string, string>;
-}
+export type { FaultSpec, KeyControl, LabInfo, SiteInfo } from './info.ts';
 
 export interface LabOptions {
   /** For both sites, or per site (default builtin). */
@@ -73,38 +67,21 @@ export interface LabOptions {
   signal?: AbortSignal;
   /** `cli` for `lab up`: only such labs are picked by commands given no --run-id (default api: a test's lab is never taken by accident). */
   origin?: 'cli' | 'api';
+  /**
+   * Prove the instruments before key control starts (wg/22, src/lab/negative-control.ts; default true,
+   * ~4–5 s): different PSKs carry nothing, one equal PSK carries traffic. A failed control does not stop
+   * the lab; it is in `info.negativeControl` and makes every e2e verdict of the lab `error`.
+   */
+  negativeControl?: boolean;
+  /** Break an instrument on purpose, to show the control catches it (tests; default: QKDH_INSTRUMENT_FAULTS, comma-separated, else none). */
+  instrumentFaults?: InstrumentFault[];
 }
 
-export interface SiteInfo {
-  namespace: string;
-  exec: string[];
-  underlay: string;
-  overlay: string;
-  wireguard: { interface: string; publicKey: string; peer: string; socket: string; listenPort: number };
-  kme: { url: string; kmsUrl: string; sae: string };
-  keyControl: { listen: string; command: string; log: string; observations: string };
-  pqc?: { keyOut: string; events: string; log: string };
-  probe: { target: string; port: number; log: string };
-  /** Present when the lab has tokens: module, token label, SOFTHSM2_CONF, PIN file, agent (src/lab/hsm.ts). */
-  hsm?: HsmSiteInfo;
-}
-
-export interface LabInfo {
-  runId: string;
-  stateFile: string;
-  dir: string;
-  intervalS: number;
-  keyControl: string;
-  pqc: boolean;
-  pqcTimeScale: number;
-  mode: string;
-  faults: Partial<Record<SiteName, FaultSpec>>;
-  /** SoftHSM2 tokens and replication agents on (per-site details under sites.*.hsm). */
-  hsm: boolean;
-  /** The agents' fault switches at start (restartHsmSync may change them; see hsmSyncFaults()). */
-  hsmSyncFaults: Partial<Record<SiteName, string[]>>;
-  ca: string;
-  sites: Record<SiteName, SiteInfo>;
+/** Instrument faults named in QKDH_INSTRUMENT_FAULTS (comma-separated). @throws on an unknown name. */
+export function instrumentFaultsFromEnv(env: NodeJS.ProcessEnv = process.env): InstrumentFault[] {
+  const names = (env.QKDH_INSTRUMENT_FAULTS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  for (const n of names) if (!(n in INSTRUMENT_FAULTS)) throw new Error(`QKDH_INSTRUMENT_FAULTS: unknown instrument fault "${n}" (known: ${Object.keys(INSTRUMENT_FAULTS).join(', ')})`);
+  return names as InstrumentFault[];
 }
 
 const other = (s: SiteName): SiteName => (s === 'alice' ? 'bob' : 'alice');
@@ -123,7 +100,12 @@ export class Lab {
     readonly state: LabState,
     readonly dir: string,
     readonly options: LabOptions,
-  ) {}
+  ) {
+    this.paths = { alice: sitePaths(join(dir, 'alice')), bob: sitePaths(join(dir, 'bob')) };
+  }
+
+  /** Every file of a site, named once (the build, the key-control environment and `info` use these). */
+  private readonly paths: Record<SiteName, SitePaths>;
 
   info!: LabInfo;
   private privateKeys = {} as Record<SiteName, string>;
@@ -133,6 +115,10 @@ export class Lab {
   private syncFaults: Partial<Record<SiteName, string[]>> = {};
   /** Seals the key inputs the built-in agents record (src/secrets/seal.ts); memory only, never in info or state. */
   readonly observationKey = newSealKey();
+  /** When the build began, and its steps timed so far (`step` opens one, the next closes it). */
+  private readonly startedAt = Date.now();
+  private steps: Array<{ step: string; ms: number }> = [];
+  private stepOpen: { step: string; at: number } | undefined;
 
   get runId(): string {
     return this.names.runId;
@@ -183,6 +169,14 @@ export class Lab {
     this.options.log?.(`lab ${this.runId}: ${line}`);
   }
 
+  /** Closes the open build step (its duration into `steps`) and opens `step`, saying it. */
+  private step(step: string | undefined): void {
+    const now = Date.now();
+    if (this.stepOpen) this.steps.push({ step: this.stepOpen.step, ms: now - this.stepOpen.at });
+    this.stepOpen = step === undefined ? undefined : { step, at: now };
+    if (step !== undefined) this.say(step);
+  }
+
   private start(spec: Parameters<typeof startProcess>[0]): LabProcess {
     this.checkAborted();
     const p = startProcess(spec, (id) => this.state.update((r) => r.processes.push(id)));
@@ -212,7 +206,7 @@ export class Lab {
     for (const site of SITES) mkdirSync(this.siteDir(site), { recursive: true, mode: 0o700 });
 
     // 1. Two network namespaces, one per site.
-    this.say('namespaces');
+    this.step('namespaces');
     for (const site of SITES) {
       this.checkAborted();
       this.state.update((r) => r.namespaces.push(names.namespace[site]));
@@ -220,7 +214,7 @@ export class Lab {
     }
 
     // 2. The underlay: a veth pair between them, 198.51.100.1/24 ↔ 198.51.100.2/24.
-    this.say('underlay');
+    this.step('underlay');
     await addVethPair(
       { namespace: names.namespace.alice, name: names.veth.alice, address: ADDRESSES.underlay.alice, prefix: ADDRESSES.underlay.prefix },
       { namespace: names.namespace.bob, name: names.veth.bob, address: ADDRESSES.underlay.bob, prefix: ADDRESSES.underlay.prefix },
@@ -228,18 +222,18 @@ export class Lab {
 
     // 3. WireGuard: wireguard-go per site, keys, and deliberately different random PSKs — the tunnel
     //    carries traffic only once key control has installed the same PSK on both sides.
-    this.say('wireguard');
+    this.step('wireguard');
     const keys = { alice: generateKeyPair(), bob: generateKeyPair() };
     for (const site of SITES) {
       const iface = names.wg[site];
       this.state.update((r) => r.sockets.push(socketPath(iface)));
-      const wg = this.start({ name: 'wireguard-go', site, namespace: names.namespace[site], argv: ['wireguard-go', '-f', iface], logFile: this.siteDir(site, 'wireguard-go.log'), env: { ...process.env, LOG_LEVEL: 'error' } });
+      const wg = this.start({ name: 'wireguard-go', site, namespace: names.namespace[site], argv: ['wireguard-go', '-f', iface], logFile: this.paths[site].wireguardLog, env: { ...process.env, LOG_LEVEL: 'error' } });
       await Promise.race([waitForSocket(iface), wg.exited.then((e) => Promise.reject(new Error(`wireguard-go exited (${e.code ?? e.signal}): ${lastLines(wg.errLog() || wg.log())}`)))]);
       this.privateKeys[site] = keys[site].privateKey;
-      writeFileSync(this.siteDir(site, 'private.key'), `${keys[site].privateKey}\n`, { mode: 0o600 });
+      writeFileSync(this.paths[site].privateKey, `${keys[site].privateKey}\n`, { mode: 0o600 });
       await configureInterface(this.driver(site), {
         iface,
-        privateKeyFile: this.siteDir(site, 'private.key'),
+        privateKeyFile: this.paths[site].privateKey,
         listenPort: PORTS.wireguard,
         peerPublicKey: keys[other(site)].publicKey,
         psk: randomKey(),
@@ -251,66 +245,101 @@ export class Lab {
     }
 
     // 4. A mock KME per site, linked over the underlay, sharing one PKI and QKD-link seed.
-    this.say('KMEs');
+    this.step('KMEs');
     const pki = await labPki(join(this.dir, 'pki'));
     const seed = randomBytes(16).toString('hex');
-    const kmes = SITES.map((site) => this.start({ name: 'kme', site, namespace: names.namespace[site], argv: kmeArgv(site, pki.dir, seed), logFile: this.siteDir(site, 'kme.log') }));
+    const kmes = SITES.map((site) => this.start({ name: 'kme', site, namespace: names.namespace[site], argv: kmeArgv(site, pki.dir, seed, kmeFaultsFile(this.dir, site)), logFile: this.paths[site].kmeLog }));
     await Promise.all(kmes.map((k) => k.waitForLine((l) => l.startsWith('{') && l.includes('"kmes"'), 30_000)));
 
     // 5. PQC: an emulator per site that exchanges an ML-KEM key with its peer and writes key_out.
     if (pqc) {
-      this.say('PQC emulators');
+      this.step('PQC emulators');
       for (const site of SITES) {
-        mkdirSync(this.siteDir(site, 'pqc'), { recursive: true, mode: 0o700 });
+        mkdirSync(this.paths[site].pqcDir, { recursive: true, mode: 0o700 });
         this.start({
           name: 'pqc',
           site,
           namespace: names.namespace[site],
           env: { ...process.env, ...this.faultEnv(site) },
-          logFile: this.siteDir(site, 'pqc.log'),
+          logFile: this.paths[site].pqcLog,
           argv: tsNode('mocks/pqc/main.ts', [
             ...['--name', site, '--peer-name', other(site)],
             ...['--listen', `${ADDRESSES.underlay[site]}:${PORTS.pqc}`, '--peer', `${ADDRESSES.underlay[other(site)]}:${PORTS.pqc}`],
-            ...['--key-out', this.siteDir(site, 'pqc', 'key_out'), '--events', this.siteDir(site, 'pqc', 'events.jsonl')],
+            ...['--key-out', this.paths[site].keyOut, '--events', this.paths[site].pqcEvents],
             ...['--time-scale', String(pqcTimeScale), ...(site === 'alice' ? ['--initiator'] : [])],
+            ...['--faults-file', pqcFaultsFile(this.dir, site)],
           ]),
         });
       }
-      await this.waitFor(() => SITES.every((s) => readable(this.siteDir(s, 'pqc', 'key_out'))), 30_000, 'the first PQC key exchange');
+      await this.waitFor(() => SITES.every((s) => readable(this.paths[s].keyOut)), 30_000, 'the first PQC key exchange');
     }
 
-    // 6. Key control per site: the built-in agent or an external command, same environment.
-    this.say('key control');
-    for (const site of SITES) {
-      const env = this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey });
-      const k = kc(site);
-      const argv = k.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', k.command];
-      this.start({ name: 'key-control', site, namespace: names.namespace[site], argv, env: { ...process.env, ...env }, logFile: this.siteDir(site, 'key-control.log') });
-    }
-    // Ready when it listens for its peer (the same test for the built-in agent and an external one).
-    await this.waitForListener(PORTS.keyControl, 30_000, 'key control');
-
-    // 7. The probe: UDP echo on each site and a prober towards the other, across the tunnel.
-    this.say('probes');
+    // 6. The probe: UDP echo on each site and a prober towards the other, across the tunnel. Before key
+    //    control: the negative control needs it, and it does not depend on key control.
+    this.step('probes');
+    const instrumentFaults = o.instrumentFaults ?? instrumentFaultsFromEnv();
     for (const site of SITES) {
       this.start({
         name: 'probe',
         site,
         namespace: names.namespace[site],
-        logFile: this.siteDir(site, 'probe.out'),
-        argv: tsNode('src/lab/probe-main.ts', ['--target', ADDRESSES.overlay[other(site)], '--port', String(PORTS.probeEcho), '--log', this.siteDir(site, 'probe.jsonl'), '--interval-ms', String(o.probeIntervalMs ?? 100)]),
+        logFile: this.paths[site].probeOut,
+        argv: tsNode('src/lab/probe-main.ts', [
+          ...['--target', ADDRESSES.overlay[other(site)], '--port', String(PORTS.probeEcho), '--log', this.paths[site].probeLog, '--interval-ms', String(o.probeIntervalMs ?? 100)],
+          ...(instrumentFaults.includes('probe-always-replies') ? ['--instrument-fault', 'always-replies'] : []),
+        ]),
       });
     }
     await Promise.all(this.processes.filter((p) => p.spec.name === 'probe').map((p) => p.waitForLine((l) => l.includes('"ready"'), 30_000)));
-    const dead = this.processes.find((p) => p.exitStatus);
-    if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited at start-up: ${lastLines(dead.errLog() || dead.log())}`);
+    this.checkDead('at start-up');
 
-    // 8. HSM: a SoftHSM2 token per site (own SOFTHSM2_CONF under the site's directory) and the
+    // 7. The negative control (wg/22): with the different PSKs of step 3 nothing gets through, with one
+    //    equal PSK the probe and a handshake must; then different PSKs again, before any key control.
+    let negativeControl: NegativeControl | undefined;
+    if (o.negativeControl ?? true) {
+      this.step('negative control');
+      negativeControl = await runNegativeControl(
+        Object.fromEntries(
+          SITES.map((site) => [
+            site,
+            {
+              driver: this.driver(site),
+              iface: names.wg[site],
+              peer: keys[other(site)].publicKey,
+              answers: () => probeAnswers(readText(this.paths[site].probeLog)),
+              expire: () => expireSessions(names.wg[site], this.privateKeys[site], 10_000),
+            },
+          ]),
+        ) as Parameters<typeof runNegativeControl>[0],
+        { instrumentFaults, checkAborted: () => this.checkAborted() },
+      );
+      this.say(controlLine(negativeControl));
+    }
+
+    // 8. Key control per site: the built-in agent or an external command, same environment. The backup
+    //    (bob, odd ARNIKA_ID) first, and alice once bob listens: an Arnika that sends its first key_ID at
+    //    once finds the peer listening, so the documented roles hold. Ready when it listens for its peer
+    //    (the same test for the built-in agent and an external one).
+    this.step('key control');
+    //    Agents that honour QKDH_SCHEDULE_ORIGIN (ours) count their turns from one shared instant, so
+    //    alice leads even when her process starts seconds after bob's.
+    const keyControlOrder: SiteName[] = ['bob', 'alice'];
+    const scheduleOrigin = Date.now();
+    for (const site of keyControlOrder) {
+      const env = { ...this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey }), QKDH_SCHEDULE_ORIGIN: String(scheduleOrigin) };
+      const k = kc(site);
+      const argv = k.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', k.command];
+      this.start({ name: 'key-control', site, namespace: names.namespace[site], argv, env: { ...process.env, ...env }, logFile: this.paths[site].keyControlLog });
+      await this.waitForListener(site, PORTS.keyControl, 30_000, 'key control');
+    }
+    this.checkDead('at start-up');
+
+    // 9. HSM: a SoftHSM2 token per site (own SOFTHSM2_CONF under the site's directory) and the
     //    replication agents — replica on bob's tunnel address, primary in alice dialling it through the
     //    tunnel. Keys flow once key control has installed matching PSKs; the primary retries with
     //    back-off until then, so only the agents' readiness is awaited here, not a first session.
     if (hsm) {
-      this.say('HSM tokens and replication agents');
+      this.step('HSM tokens and replication agents');
       for (const site of SITES) {
         const t = createSiteToken(this.siteDir(site), site);
         this.hsmSites[site] = t.info;
@@ -319,6 +348,8 @@ export class Lab {
       await this.startHsmSync(o.hsmSyncFaults ?? {});
     }
 
+    this.step(undefined);
+    const upAt = Date.now();
     this.info = {
       runId: this.runId,
       stateFile: this.state.file,
@@ -333,12 +364,15 @@ export class Lab {
       hsmSyncFaults: hsm ? (o.hsmSyncFaults ?? {}) : {},
       ca: pki.ca,
       sites: Object.fromEntries(SITES.map((site) => [site, this.siteInfo(site, keys, pqc, kc(site))])) as Record<SiteName, SiteInfo>,
+      ...(negativeControl ? { negativeControl } : {}),
+      keyControlOrder,
+      setup: { startedAt: this.startedAt, upAt, ms: upAt - this.startedAt, steps: this.steps },
     };
     this.state.update((r) => {
       r.info = this.info;
       r.phase = 'up';
     });
-    this.say('up');
+    this.say(`up in ${(this.info.setup.ms / 1000).toFixed(1)} s (${this.steps.map((x) => `${x.step} ${(x.ms / 1000).toFixed(1)} s`).join(', ')})`);
   }
 
   private faultEnv(site: SiteName): Record<string, string> {
@@ -363,10 +397,10 @@ export class Lab {
       CA_CERTIFICATE: c.pki.ca,
       WIREGUARD_INTERFACE: this.names.wg[site],
       WIREGUARD_PEER_PUBLIC_KEY: c.peerPublicKey,
-      ...(c.pqc ? { PQC_PSK_FILE: this.siteDir(site, 'pqc', 'key_out') } : {}),
+      ...(c.pqc ? { PQC_PSK_FILE: this.paths[site].keyOut } : {}),
       MODE: c.mode,
       QKDH_SITE: site,
-      QKDH_OBSERVATION_LOG: this.siteDir(site, 'observations.jsonl'),
+      QKDH_OBSERVATION_LOG: this.paths[site].observations,
       QKDH_OBSERVATION_KEY: this.observationKey.toString('hex'),
       ...this.faultEnv(site),
       ...this.options.extraEnv?.[site],
@@ -380,36 +414,37 @@ export class Lab {
       underlay: ADDRESSES.underlay[site],
       overlay: ADDRESSES.overlay[site],
       wireguard: { interface: this.names.wg[site], publicKey: keys[site].publicKey, peer: keys[other(site)].publicKey, socket: socketPath(this.names.wg[site]), listenPort: PORTS.wireguard },
-      kme: { url: kmeUrl(site), kmsUrl: kmsUrlFor(site), sae: SAE_OF[site] },
-      keyControl: { listen: `${ADDRESSES.underlay[site]}:${PORTS.keyControl}`, command: kc.kind === 'builtin' ? 'builtin' : kc.command, log: this.siteDir(site, 'key-control.log'), observations: this.siteDir(site, 'observations.jsonl') },
-      ...(pqc ? { pqc: { keyOut: this.siteDir(site, 'pqc', 'key_out'), events: this.siteDir(site, 'pqc', 'events.jsonl'), log: this.siteDir(site, 'pqc.log') } } : {}),
-      probe: { target: ADDRESSES.overlay[other(site)], port: PORTS.probeEcho, log: this.siteDir(site, 'probe.jsonl') },
+      kme: { url: kmeUrl(site), kmsUrl: kmsUrlFor(site), sae: SAE_OF[site], requestLog: this.paths[site].kmeRequestLog },
+      keyControl: { listen: `${ADDRESSES.underlay[site]}:${PORTS.keyControl}`, command: kc.kind === 'builtin' ? 'builtin' : kc.command, log: this.paths[site].keyControlLog, observations: this.paths[site].observations },
+      ...(pqc ? { pqc: { keyOut: this.paths[site].keyOut, events: this.paths[site].pqcEvents, log: this.paths[site].pqcLog } } : {}),
+      probe: { target: ADDRESSES.overlay[other(site)], port: PORTS.probeEcho, log: this.paths[site].probeLog },
       ...(this.hsmSites[site] ? { hsm: this.hsmSites[site] } : {}),
     };
   }
 
-  private async waitForListener(port: number, timeoutMs: number, what: string): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    for (const site of SITES) {
-      for (;;) {
-        const r = await this.driver(site).run(['ss', '-ltnH', `sport = :${port}`], { timeoutMs: 5_000 });
-        if (r.code === 0 && r.stdout.trim()) break;
-        const dead = this.processes.find((p) => p.exitStatus);
-        if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited while waiting for ${what}: ${lastLines(dead.errLog() || dead.log())}`);
-        if (Date.now() > until) throw new Error(`${what} of ${site} did not listen on port ${port} within ${timeoutMs} ms`);
-        await sleep(100);
-      }
-    }
+  /** Throws when a lab process has exited (`when`: 'at start-up', 'while waiting for …'). */
+  private checkDead(when: string): void {
+    const dead = this.processes.find((p) => p.exitStatus);
+    if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited ${when}: ${lastLines(dead.errLog() || dead.log())}`);
   }
 
-  private async waitFor(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  /** Polls `ok` every 100 ms until it holds; throws when a lab process exits meanwhile or after `timeoutMs`. */
+  private async waitFor(ok: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (!ok()) {
-      const dead = this.processes.find((p) => p.exitStatus);
-      if (dead) throw new Error(`${dead.spec.name} (${dead.spec.site}) exited while waiting for ${what}: ${lastLines(dead.errLog() || dead.log())}`);
+    while (!(await ok())) {
+      this.checkDead(`while waiting for ${what}`);
       if (Date.now() > until) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
       await sleep(100);
     }
+  }
+
+  /** Waits until something listens on TCP `port` in the site's namespace. */
+  private waitForListener(site: SiteName, port: number, timeoutMs: number, what: string): Promise<void> {
+    const listening = async () => {
+      const r = await this.driver(site).run(['ss', '-ltnH', `sport = :${port}`], { timeoutMs: 5_000 });
+      return r.code === 0 && r.stdout.trim() !== '';
+    };
+    return this.waitFor(listening, timeoutMs, `${what} of ${site} to listen on port ${port}`);
   }
 
   /** Starts the fault windows of `fromS: 'signal'` faults now (SIGUSR2 to the site's agent and PQC emulator). */
@@ -506,6 +541,47 @@ export class Lab {
       return teardownRecord(this.state.record, this.state.file);
     })();
     return this.downing;
+  }
+}
+
+interface SitePaths {
+  privateKey: string;
+  wireguardLog: string;
+  kmeLog: string;
+  /** The KME's stderr: its request log (mocks/kme/request-log.ts). */
+  kmeRequestLog: string;
+  pqcDir: string;
+  pqcLog: string;
+  keyOut: string;
+  pqcEvents: string;
+  probeOut: string;
+  probeLog: string;
+  keyControlLog: string;
+  observations: string;
+}
+
+function sitePaths(dir: string): SitePaths {
+  return {
+    privateKey: join(dir, 'private.key'),
+    wireguardLog: join(dir, 'wireguard-go.log'),
+    kmeLog: join(dir, 'kme.log'),
+    kmeRequestLog: join(dir, 'kme.log.err'), // startProcess: stderr to `<logFile>.err`
+    pqcDir: join(dir, 'pqc'),
+    pqcLog: join(dir, 'pqc.log'),
+    keyOut: join(dir, 'pqc', 'key_out'),
+    pqcEvents: join(dir, 'pqc', 'events.jsonl'),
+    probeOut: join(dir, 'probe.out'),
+    probeLog: join(dir, 'probe.jsonl'),
+    keyControlLog: join(dir, 'key-control.log'),
+    observations: join(dir, 'observations.jsonl'),
+  };
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 

@@ -3,7 +3,8 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-function onPath(bin: string): boolean {
+/** True when `bin` is an executable in PATH (or /usr/sbin, /sbin, where root tools live). */
+export function onPath(bin: string): boolean {
   return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
     .split(delimiter)
     .concat(['/usr/sbin', '/sbin'])

@@ -12,11 +12,18 @@ export interface ProbeOptions {
   /** A datagram unanswered after this long counts as lost. */
   timeoutMs: number;
   log: string;
+  /**
+   * Instrument fault for the lab's negative control (src/lab/negative-control.ts): every datagram counts
+   * as answered the moment it is sent, whatever the network does — a blind probe the control must catch.
+   */
+  alwaysReplies?: boolean;
 }
 
 export type ProbeRecord =
   | { k: 'start'; t: number; target: string; intervalMs: number; timeoutMs: number }
-  | { k: 'sum'; t: number; sent: number; ok: number; lost: number; late: number; rttP50: number | null }
+  | { k: 'sum'; t: number; sent: number; ok: number; lost: number; late: number; rttP50: number | null; rx?: number }
+  /** An answer arrived (written at once, at arrival) after none for `timeoutMs`, or the first ever: the tunnel carries traffic again. */
+  | { k: 'up'; t: number }
   | { k: 'down'; from: number }
   | { k: 'outage'; from: number; to: number; lost: number };
 
@@ -35,6 +42,9 @@ export class Prober {
   private next = 1; // next sequence number whose fate is reported in order
   private pending = new Map<number, { sent: number; done?: 'ok' | 'lost' }>();
   private counts = { sent: 0, ok: 0, lost: 0, late: 0 };
+  /** Answers received (any sequence number, counted at arrival) and when the last one came. */
+  private rx = 0;
+  private lastRx = 0;
   private rtts: number[] = [];
   private outage: { from: number; lost: number } | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -64,13 +74,19 @@ export class Prober {
     const sent = Date.now();
     this.pending.set(seq, { sent });
     this.counts.sent++;
-    this.sock.send(Buffer.from(`qkdh-probe ${seq} ${sent}`), this.o.port, this.o.target, () => undefined);
+    const msg = Buffer.from(`qkdh-probe ${seq} ${sent}`);
+    this.sock.send(msg, this.o.port, this.o.target, () => undefined);
+    if (this.o.alwaysReplies) setImmediate(() => this.answer(msg));
     setTimeout(() => this.settle(seq, 'lost'), this.o.timeoutMs);
   }
 
   private answer(msg: Buffer): void {
     const m = /^qkdh-probe (\d+) (\d+)$/.exec(msg.toString('latin1'));
     if (!m) return;
+    const now = Date.now();
+    if (!this.rx || now - this.lastRx > this.o.timeoutMs) this.write({ k: 'up', t: now });
+    this.rx++;
+    this.lastRx = now;
     const seq = Number(m[1]);
     const p = this.pending.get(seq);
     if (!p || p.done) {
@@ -108,7 +124,7 @@ export class Prober {
 
   private summary(): void {
     const sorted = [...this.rtts].sort((a, b) => a - b);
-    this.write({ k: 'sum', t: Date.now(), ...this.counts, rttP50: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : null });
+    this.write({ k: 'sum', t: Date.now(), ...this.counts, rx: this.rx, rttP50: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : null });
   }
 }
 
@@ -163,4 +179,59 @@ export function readProbeLog(file: string): ProbeReport {
   } catch {
     return parseProbeLog('');
   }
+}
+
+/** The probe's counters over a span: from `from` (ms) on, with loss over the datagrams whose fate is known. */
+export interface ProbeSpan {
+  /** When the tunnel first carried traffic (ms), or null when it has not (see `probeSinceFirstUp`). */
+  from: number | null;
+  sent: number;
+  ok: number;
+  lost: number;
+  loss: number;
+}
+
+/**
+ * The probe counted from the first time the tunnel carried traffic at or after `after` (ms): the first
+ * `up` record then (an answer after none for the probe's timeout). Labs start with deliberately
+ * different PSKs, and the negative control leaves them different again (`after` = its end), so that is
+ * the first PSK both sites' key control agreed on. The baseline is the first summary once the probe's
+ * timeout has settled the datagrams lost before it, so none of that outage is counted.
+ * `from: null` (and zeros) when the tunnel has not carried traffic since `after`.
+ */
+export function probeSinceFirstUp(text: string, after: number): ProbeSpan {
+  const recs: ProbeRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      recs.push(JSON.parse(line) as ProbeRecord);
+    } catch {
+      /* a line being written */
+    }
+  }
+  const timeoutMs = recs.find((r): r is Extract<ProbeRecord, { k: 'start' }> => r.k === 'start')?.timeoutMs ?? 1_000;
+  const sums = recs.filter((r): r is Extract<ProbeRecord, { k: 'sum' }> => r.k === 'sum');
+  const up = recs.find((r): r is Extract<ProbeRecord, { k: 'up' }> => r.k === 'up' && r.t >= after);
+  const base = up && sums.find((r) => r.t >= up.t + timeoutMs);
+  const last = sums.at(-1);
+  if (!up || !base || !last) return { from: up ? up.t : null, sent: 0, ok: 0, lost: 0, loss: 0 };
+  const d = { sent: last.sent - base.sent, ok: last.ok - base.ok, lost: last.lost - base.lost };
+  return { from: up.t, ...d, loss: d.ok + d.lost ? d.lost / (d.ok + d.lost) : 0 };
+}
+
+/** Answers the probe received up to its last record (the `rx` counter, or at least one per `up` record) and the times of its `up` records. */
+export function probeAnswers(text: string): { rx: number; ups: number[] } {
+  let rx = 0;
+  const ups: number[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as ProbeRecord;
+      if (r.k === 'up') ups.push(r.t);
+      else if (r.k === 'sum' && typeof r.rx === 'number') rx = r.rx;
+    } catch {
+      /* a line being written */
+    }
+  }
+  return { rx: Math.max(rx, ups.length), ups };
 }

@@ -20,6 +20,9 @@ describe('underlay counters (pure)', () => {
     expect(r).toContain('iifname != "qhabcdefua" accept');
     expect(r).toContain('udp dport 51820 counter name "wireguard_in"');
     expect(r).toContain('tcp sport 5656 counter name "hsm_sync_out"');
+    expect(r).toContain('@th,64,8 { 1, 2, 3 } counter name "wg_handshake_out"');
+    expect(underlayRuleset('qhabcdefua', 'qkdh_wire')).toContain('table inet qkdh_wire {');
+    expect(() => underlayRuleset('qhabcdefua', 'bad table')).toThrow(/not an nft table name/);
     expect(() => underlayRuleset('bad name; drop')).toThrow(/not an interface name/);
   });
 
@@ -45,11 +48,13 @@ describe.skipIf(Boolean(gate.skip))(`underlay counters in a namespace${gate.skip
     const a = SiteDriver.netns('a', ns.a);
     const counters = await UnderlayCounters.install(a, veth.a);
     const before = await counters.read();
-    await a.check(['bash', '-c', 'echo x > /dev/udp/198.18.0.2/51820; echo y > /dev/udp/198.18.0.2/4444'], { timeoutMs: 5_000 });
+    // A datagram whose first byte is 1 looks like a WireGuard handshake initiation; 'x' like nothing.
+    await a.check(['bash', '-c', "echo x > /dev/udp/198.18.0.2/51820; printf '\\001\\000\\000\\000' > /dev/udp/198.18.0.2/51820; echo y > /dev/udp/198.18.0.2/4444"], { timeoutMs: 5_000 });
     // Nothing listens on 5656: SYN out, RST back (the connection is refused, which is fine).
     await a.run(['timeout', '3', 'bash', '-c', 'exec 3<>/dev/tcp/198.18.0.2/5656'], { timeoutMs: 5_000 });
     const d = underlayDelta(before, await counters.read());
-    expect(d.protocols.wireguard.out.packets).toBe(1);
+    expect(d.protocols.wireguard.out.packets).toBe(2);
+    expect(d.wireguardHandshake?.out.packets).toBe(1);
     expect(d.protocols['hsm-sync'].out.packets).toBeGreaterThanOrEqual(1);
     expect(d.protocols['hsm-sync'].in.packets).toBeGreaterThanOrEqual(1);
     expect(d.protocols.other.out.packets).toBeGreaterThanOrEqual(1);

@@ -12,6 +12,11 @@
 // port) counts it and ends the chain (`accept` of this table only; other tables still see the packet).
 // IPv6 neighbour discovery and MLD on the link are counted apart (`link`): they carry no payload of
 // anyone's. ARP is below the inet family and not seen. Read with `nft -j list counters table …`.
+// WireGuard's handshake messages (type 1 initiation, 2 response, 3 cookie reply: the first byte of the
+// UDP payload) are also counted apart, before the packet goes on to the `wireguard` counter (which
+// still counts every WireGuard packet): the wire budget per rotation reports them (wg/23).
+// The table name is a parameter so that two users in one namespace (hsm/10's window, the e2e
+// observation's per-rotation budget) never zero each other's counters.
 // Every call goes through the namespace's SiteDriver with a deadline.
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -43,6 +48,8 @@ export interface UnderlaySample {
   at: number;
   /** Per protocol: both directions, and each. */
   protocols: Record<UnderlayProtocol, PacketCount & { in: PacketCount; out: PacketCount }>;
+  /** WireGuard handshake messages (initiation, response, cookie), also counted in `wireguard`; absent in a table without these counters. */
+  wireguardHandshake?: PacketCount & { in: PacketCount; out: PacketCount };
 }
 
 /** Why the counters cannot be used here (nft missing), or undefined. */
@@ -59,19 +66,26 @@ export function nftUnavailable(): string | undefined {
   return 'nft is not installed (Debian: nftables; see .ci/apt-packages)';
 }
 
-const counterName = (p: UnderlayProtocol, dir: 'in' | 'out'): string => `${p.replace(/-/g, '_')}_${dir}`;
+const counterName = (p: UnderlayProtocol | 'wg-handshake', dir: 'in' | 'out'): string => `${p.replace(/-/g, '_')}_${dir}`;
 
-/** The nft script that (re)creates the table for `iface`. Pure; exported for tests. */
-export function underlayRuleset(iface: string): string {
+function checkTable(table: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,30}$/.test(table)) throw new Error(`not an nft table name: ${table}`);
+  return table;
+}
+
+/** The nft script that (re)creates the table (default qkdh_underlay) for `iface`. Pure; exported for tests. */
+export function underlayRuleset(iface: string, table = UNDERLAY_TABLE): string {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(iface)) throw new Error(`not an interface name: ${iface}`);
-  const lines: string[] = [`table inet ${UNDERLAY_TABLE} {`];
-  for (const p of COUNTED) for (const dir of ['in', 'out'] as const) lines.push(`  counter ${counterName(p, dir)} {}`);
+  const lines: string[] = [`table inet ${checkTable(table)} {`];
+  for (const p of [...COUNTED, 'wg-handshake' as const]) for (const dir of ['in', 'out'] as const) lines.push(`  counter ${counterName(p, dir)} {}`);
   for (const [chain, hook, dir, match] of [
     ['underlay_in', 'prerouting', 'in', 'iifname'],
     ['underlay_out', 'postrouting', 'out', 'oifname'],
   ] as const) {
     lines.push(`  chain ${chain} {`, `    type filter hook ${hook} priority -300; policy accept;`);
     lines.push(`    ${match} != "${iface}" accept`);
+    // No verdict: the handshake message goes on to the wireguard rule below.
+    lines.push(`    meta l4proto udp udp dport ${PORTS.wireguard} @th,64,8 { 1, 2, 3 } counter name "${counterName('wg-handshake', dir)}"`);
     for (const p of UNDERLAY_PROTOCOLS) {
       for (const end of ['dport', 'sport']) lines.push(`    meta l4proto ${p.l4} ${p.l4} ${end} ${p.port} counter name "${counterName(p.name, dir)}" accept`);
     }
@@ -83,7 +97,7 @@ export function underlayRuleset(iface: string): string {
 }
 
 /** Parses `nft -j list counters table inet <table>`. Pure. @throws Error when a counter is missing. */
-export function parseCounters(json: string, at = Date.now()): UnderlaySample {
+export function parseCounters(json: string, at = Date.now(), table = UNDERLAY_TABLE): UnderlaySample {
   let doc: { nftables?: Array<{ counter?: { name?: string; table?: string; packets?: number; bytes?: number } }> };
   try {
     doc = JSON.parse(json) as typeof doc;
@@ -93,20 +107,23 @@ export function parseCounters(json: string, at = Date.now()): UnderlaySample {
   const byName = new Map<string, PacketCount>();
   for (const e of doc.nftables ?? []) {
     const c = e.counter;
-    if (c?.name && c.table === UNDERLAY_TABLE && Number.isFinite(c.packets) && Number.isFinite(c.bytes)) byName.set(c.name, { packets: c.packets!, bytes: c.bytes! });
+    if (c?.name && c.table === table && Number.isFinite(c.packets) && Number.isFinite(c.bytes)) byName.set(c.name, { packets: c.packets!, bytes: c.bytes! });
   }
   const protocols = {} as UnderlaySample['protocols'];
   for (const p of COUNTED) {
     const get = (dir: 'in' | 'out'): PacketCount => {
       const c = byName.get(counterName(p, dir));
-      if (!c) throw new Error(`the underlay counter ${counterName(p, dir)} is missing from table ${UNDERLAY_TABLE}`);
+      if (!c) throw new Error(`the underlay counter ${counterName(p, dir)} is missing from table ${table}`);
       return c;
     };
     const i = get('in');
     const o = get('out');
     protocols[p] = { packets: i.packets + o.packets, bytes: i.bytes + o.bytes, in: i, out: o };
   }
-  return { at, protocols };
+  const hi = byName.get(counterName('wg-handshake', 'in'));
+  const ho = byName.get(counterName('wg-handshake', 'out'));
+  const wireguardHandshake = hi && ho ? { packets: hi.packets + ho.packets, bytes: hi.bytes + ho.bytes, in: hi, out: ho } : undefined;
+  return { at, protocols, ...(wireguardHandshake ? { wireguardHandshake } : {}) };
 }
 
 /** Counts between two samples of the same table (b later than a). */
@@ -118,7 +135,9 @@ export function underlayDelta(a: UnderlaySample, b: UnderlaySample): UnderlaySam
     const y = b.protocols[p];
     protocols[p] = { ...d(x, y), in: d(x.in, y.in), out: d(x.out, y.out) };
   }
-  return { at: b.at, protocols };
+  const x = a.wireguardHandshake;
+  const y = b.wireguardHandshake;
+  return { at: b.at, protocols, ...(x && y ? { wireguardHandshake: { ...d(x, y), in: d(x.in, y.in), out: d(x.out, y.out) } } : {}) };
 }
 
 /** Per-protocol counters on one site's underlay interface. */
@@ -127,28 +146,30 @@ export class UnderlayCounters {
     readonly driver: SiteDriver,
     readonly iface: string,
     private readonly timeoutMs: number,
+    readonly table: string,
   ) {}
 
   /**
    * Creates (or re-creates, zeroed) the table in the driver's namespace.
    * @param o.timeoutMs deadline of each nft call (default 10 000 ms)
+   * @param o.table the table's name (default qkdh_underlay): each user its own, so none zeroes another's
    * @throws SiteCommandError when nft is missing or refuses the ruleset.
    */
-  static async install(driver: SiteDriver, iface: string, o: { timeoutMs?: number } = {}): Promise<UnderlayCounters> {
-    const c = new UnderlayCounters(driver, iface, o.timeoutMs ?? 10_000);
+  static async install(driver: SiteDriver, iface: string, o: { timeoutMs?: number; table?: string } = {}): Promise<UnderlayCounters> {
+    const c = new UnderlayCounters(driver, iface, o.timeoutMs ?? 10_000, checkTable(o.table ?? UNDERLAY_TABLE));
     await c.remove();
-    await driver.check(['nft', '-f', '-'], { input: underlayRuleset(iface), timeoutMs: c.timeoutMs });
+    await driver.check(['nft', '-f', '-'], { input: underlayRuleset(iface, c.table), timeoutMs: c.timeoutMs });
     return c;
   }
 
   /** The counters now. @throws SiteCommandError / Error when the table is gone or unreadable. */
   async read(): Promise<UnderlaySample> {
-    const out = await this.driver.check(['nft', '-j', 'list', 'counters', 'table', 'inet', UNDERLAY_TABLE], { timeoutMs: this.timeoutMs });
-    return parseCounters(out);
+    const out = await this.driver.check(['nft', '-j', 'list', 'counters', 'table', 'inet', this.table], { timeoutMs: this.timeoutMs });
+    return parseCounters(out, Date.now(), this.table);
   }
 
   /** Deletes the table; absent is fine. */
   async remove(): Promise<void> {
-    await this.driver.run(['nft', 'delete', 'table', 'inet', UNDERLAY_TABLE], { timeoutMs: this.timeoutMs });
+    await this.driver.run(['nft', 'delete', 'table', 'inet', this.table], { timeoutMs: this.timeoutMs });
   }
 }

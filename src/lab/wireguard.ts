@@ -87,9 +87,14 @@ export function uapi(iface: string, request: string, timeoutMs = 3_000): Promise
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath(iface));
     let reply = '';
+    // On a busy event loop the timer and the answer can be due at once, and timers run first: look at
+    // pending I/O once more (setImmediate runs after the poll phase) before calling it a timeout.
     const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`UAPI on ${iface}: no answer within ${timeoutMs} ms`));
+      setImmediate(() => {
+        if (reply.endsWith('\n\n')) return;
+        sock.destroy();
+        reject(new Error(`UAPI on ${iface}: no answer within ${timeoutMs} ms`));
+      });
     }, timeoutMs);
     sock.on('connect', () => sock.write(request.endsWith('\n\n') ? request : `${request}\n\n`));
     sock.on('data', (b: Buffer) => {
@@ -113,9 +118,9 @@ export function uapi(iface: string, request: string, timeoutMs = 3_000): Promise
  * setting a throw-away private key and the real one back in one UAPI transaction: wireguard-go expires
  * every peer's keypairs on a private-key change. Lab only: it needs the site's private key.
  */
-export async function expireSessions(iface: string, privateKeyB64: string): Promise<void> {
+export async function expireSessions(iface: string, privateKeyB64: string, timeoutMs = 3_000): Promise<void> {
   const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
-  const reply = await uapi(iface, `set=1\nprivate_key=${hex(generateKeyPair().privateKey)}\nprivate_key=${hex(privateKeyB64)}\n\n`);
+  const reply = await uapi(iface, `set=1\nprivate_key=${hex(generateKeyPair().privateKey)}\nprivate_key=${hex(privateKeyB64)}\n\n`, timeoutMs);
   if (!/errno=0/.test(reply)) throw new Error(`UAPI on ${iface}: session expiry refused (${reply.replace(/\n/g, ' ')})`);
 }
 

@@ -1,9 +1,14 @@
-// The vitest reporters every run writes: JUnit for CI gates, allure-results for the HTML report.
+// The vitest reporters every run writes: JUnit for CI gates, allure-results for the HTML report — after
+// the run's previous outputs are removed (src/report/fresh-results.ts).
 // reportMatchers is off: allure-vitest would otherwise record every expect() value — key material included.
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const FRESH = fileURLToPath(new URL('./fresh-results.ts', import.meta.url));
 
 export function reportersFor(dir: string): Array<[string, Record<string, unknown>]> {
   return [
+    [FRESH, { dir }],
     ['junit', { outputFile: join(dir, 'junit.xml') }],
     ['allure-vitest/reporter', { resultsDir: join(dir, 'allure-results'), reportMatchers: false }],
   ];

@@ -1,5 +1,7 @@
 // Shared by the end-to-end suites: where the run comes from (the lab, or a target profile's sites), the
-// run's settings from the environment, the skip/fail gate, and reporting a verdict to Allure.
+// run's settings from the environment, the skip/fail gate, and reporting a verdict to Allure. A lab whose
+// negative control failed (wg/22) cannot judge anything: `report` turns each of its verdicts into
+// `error` ("negative control failed: …") and fails the test, whatever the check said.
 import * as allure from 'allure-js-commons';
 import { expect } from 'vitest';
 import { requirement } from '../../src/conformance/catalogue.ts';
@@ -8,12 +10,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, type LabOptions } from '../../src/lab/lab.ts';
 import { keyControlFromEnv, keyControlText } from '../../src/lab/key-control-options.ts';
-import { observeLab } from '../../src/lab/observe.ts';
+import { observeLab, rolesSummary, type RoleRow, type WireObservation } from '../../src/lab/observe.ts';
 import { labUnavailable } from '../../src/lab/prerequisites.ts';
 import { loadSitesProfile } from '../../src/target/load.ts';
 import { observeTarget } from '../../src/sites/target-run.ts';
 import { timelineSvg } from '../../src/sites/timeline-svg.ts';
-import { percentile, rotations, type E2eRun } from '../../src/sites/timeline.ts';
+import { firstUp, percentile, rotations, type E2eRun } from '../../src/sites/timeline.ts';
+import { controlLine } from '../../src/lab/negative-control.ts';
+import { wirePerRotation } from './lab-checks.ts';
 import { outagesPerRotation, type Verdict } from './checks.ts';
 
 function num(name: string, dflt: number): number {
@@ -97,6 +101,10 @@ export interface Observed {
   run: E2eRun;
   lab?: Lab;
   source: string;
+  /** Lab only: which site acted as master per rotation (KME request logs). */
+  roles?: RoleRow[];
+  /** Lab only: underlay packets and bytes per protocol per rotation (wg/23). */
+  wire?: WireObservation;
 }
 
 /** Observes the target profile's sites, or builds a lab with `labOptions` and observes it. */
@@ -115,7 +123,7 @@ export async function observe(labOptions: LabOptions, labs: Lab[]): Promise<Obse
   const lab = await Lab.up({ intervalS: settings.intervalS ?? 10, hsm: false, ...labOptions, keyControl, ...(settings.mode ? { mode: settings.mode } : {}) });
   labs.push(lab);
   const run = await observeLab(lab, { rotations: settings.rotations, handshakes: settings.handshakes, skewBoundMs: settings.skewBoundMs, outageBoundMs: settings.outageBoundMs });
-  return { run, lab, source: `lab ${lab.runId}` };
+  return { run, lab, source: `lab ${lab.runId}`, roles: run.roles, wire: run.wire };
 }
 
 /** What a person reads on the console per suite (`e2e` prints it): counts and milliseconds. */
@@ -127,13 +135,41 @@ export interface SuiteFigures {
   outageMs: { p50: number | null; max: number | null };
   /** Recovery after each fault (faults suite), seconds; null: no recovery observed. */
   recoveries?: Array<{ fault: string; recoveryS: number | null }>;
+  /** Lab only: "alice master in N/M rotations" (from the KMEs' request logs). */
+  roles?: string;
+  /** Lab only: `lab up` to up (ms), and to the first agreed PSK with traffic (ms; null: never). */
+  setupMs?: number;
+  firstTrafficMs?: number | null;
+  /** Lab only: the negative control in one line. */
+  negativeControl?: string;
+  /** Lab only: per protocol, median packets and bytes per rotation on the underlay. */
+  wirePerRotation?: Record<string, { packets: number | null; bytes: number | null }>;
 }
 
 export function figuresOf(suite: string, o: Observed): SuiteFigures {
   const skews = rotations(o.run).flatMap((r) => (r.skewMs === null ? [] : [r.skewMs]));
   const outages = outagesPerRotation(o.run).map((x) => x.outageMs);
   const max = (v: number[]) => (v.length ? Math.max(...v) : null);
-  return { suite, source: o.source, rotations: rotations(o.run).length, skewMs: { p50: percentile(skews, 50), max: max(skews) }, outageMs: { p50: percentile(outages, 50), max: max(outages) } };
+  const f: SuiteFigures = { suite, source: o.source, rotations: rotations(o.run).length, skewMs: { p50: percentile(skews, 50), max: max(skews) }, outageMs: { p50: percentile(outages, 50), max: max(outages) } };
+  const info = o.lab?.info;
+  if (!info) return f;
+  const up = firstUp(o.run);
+  const wire = o.wire?.rows.length ? Object.fromEntries(Object.entries(wirePerRotation({ wire: o.wire })).map(([p, x]) => [p, { packets: x.packetsP50, bytes: x.bytesP50 }])) : undefined;
+  return {
+    ...f,
+    ...(o.roles ? { roles: rolesSummary(o.roles) } : {}),
+    setupMs: info.setup.ms,
+    firstTrafficMs: up === null ? null : up - info.setup.startedAt,
+    negativeControl: controlLine(info.negativeControl),
+    ...(wire ? { wirePerRotation: wire } : {}),
+  };
+}
+
+/** The verdict as the lab's negative control lets it stand: `error` for every verdict (but wg/22's own) of a lab whose control failed. Pure. */
+export function controlGate(v: Verdict, lab: Pick<Lab, 'info'> | undefined): Verdict {
+  const nc = lab?.info.negativeControl;
+  if (!nc || nc.ok || v.id === 'wg/22' || v.outcome === 'skip') return v;
+  return { id: v.id, outcome: 'error', summary: `negative control failed: ${nc.why} (the check itself said ${v.outcome}: ${v.summary})`, evidence: { ...v.evidence, negativeControl: nc } };
 }
 
 /** Writes a suite's figures where `e2e` collects them (QKD_E2E_FIGURES); nothing when run by plain vitest. */
@@ -144,8 +180,14 @@ export function recordFigures(f: SuiteFigures): void {
   writeFileSync(join(dir, `${f.suite.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}.json`), JSON.stringify(f, null, 2) + '\n');
 }
 
-/** Labels, parameters and evidence of a verdict for the report (fingerprints and times only). */
+/**
+ * Labels, parameters and evidence of a verdict for the report (fingerprints and times only). When the
+ * lab's negative control failed, records `error` instead and throws (so no test of that lab can pass);
+ * `v` itself is updated to the `error` verdict too, for callers that look at it afterwards.
+ */
 export async function report(v: Verdict, o: Observed | undefined, timeline = false): Promise<void> {
+  const gated = controlGate(v, o?.lab);
+  if (gated !== v) Object.assign(v, gated);
   const r = requirement(v.id);
   await allure.label('requirement', v.id);
   await allure.label('level', r.level);
@@ -155,9 +197,15 @@ export async function report(v: Verdict, o: Observed | undefined, timeline = fal
     await allure.parameter('source', o.source.split(' ')[0]!);
     await allure.parameter('run', o.source, { excluded: true });
     await allure.parameter('handshakes', o.run.config.handshakes);
+    if (o.roles) await allure.parameter('roles observed', rolesSummary(o.roles), { excluded: true });
+    if (o.lab) {
+      await allure.parameter('set-up', `${(o.lab.info.setup.ms / 1000).toFixed(1)} s`, { excluded: true });
+      await allure.parameter('negative control', o.lab.info.negativeControl ? (o.lab.info.negativeControl.ok ? 'passed' : 'FAILED') : 'not run', { excluded: true });
+    }
   }
   await allure.attachment(`${v.id} evidence`, JSON.stringify({ outcome: v.outcome, summary: v.summary, evidence: v.evidence }, null, 2), 'application/json');
   if (timeline && o) await allure.attachment('timeline', timelineSvg(o.run, `${o.source}: PSK rotations, handshakes, outages`), 'image/svg+xml');
+  if (gated.outcome === 'error' && gated !== v) throw new Error(`${v.id}: ${v.summary}`);
 }
 
 /** Asserts the verdict passes; a `skip` verdict skips the test with its reason. */

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Lab } from '../../src/lab/lab.ts';
 import { REPO_ROOT } from '../../src/lab/node.ts';
 import { handshakeAndTraffic, pskAgreement, pskAlwaysSet, pskDerivation, pskNeverRepeats, sameFreshInputs } from './checks.ts';
+import { negativeControlVerdict } from './lab-checks.ts';
 import { expectPass, externalKeyControl, figuresOf, observe, observationTimeoutMs, recordFigures, report, runGate, settings, titled, type Observed } from './fixture.ts';
 
 const gate = runGate();
@@ -24,6 +25,13 @@ describe.skipIf(Boolean(gate.skip))(titled('PSK agreement', gate), () => {
   afterAll(async () => {
     await Promise.all(labs.map((l) => l.down()));
   }, 30_000);
+
+  // First: a lab whose instruments are unproven cannot judge the rest (fixture.ts turns them into errors).
+  it('wg/22 the lab proved its instruments before key control: different PSKs carry nothing, one equal PSK carries traffic', async ({ skip }) => {
+    const v = negativeControlVerdict(o.lab?.info);
+    await report(v, o);
+    expectPass(v, skip);
+  });
 
   it('wg/1 after every rotation both sites hold the same PSK', async ({ skip }) => {
     const v = pskAgreement(o.run);
