@@ -1,5 +1,5 @@
 // The key-control agent's configuration: Arnika 1.x's environment variables and defaults
-// (key-control.md), so the same environment starts either the built-in agent or a real Arnika.
+// so the same environment starts either the built-in agent or a real Arnika.
 import { statSync } from 'node:fs';
 
 export const MODES = ['AtLeastQkdRequired', 'QkdAndPqcRequired', 'AtLeastPqcRequired', 'EitherQkdOrPqcRequired'] as const;

@@ -1,5 +1,5 @@
-// The field deviations the mock KME can be switched into (etsi-qkd-014.md, "What field implementations
-// commonly do differently", and more). The conformance suite must detect every one of them: the kill
+// The field deviations the mock KME can be switched into (what open-source KMEs and hosted simulators
+// commonly do differently, and more). The conformance suite must detect every one of them: the kill
 // matrix (docs/kill-matrix.md) proves it. Names are stable: they appear in CLI flags and expectations.
 export const DEVIATIONS = {
   'status-bad-member': 'Status is faithful except target_KME_ID, which is the integer 0 (one invalid member)',

@@ -2,7 +2,7 @@
 // 401, 503 with an Error body. Nothing else is defined by the standard, so nothing else is produced in
 // faithful mode. `kind` lets the deviation layer change one class of answers and leave the others alone.
 
-/** Exact messages the standard gives (etsi-qkd-014.md, "Exact 400 messages"). */
+/** Exact messages the standard gives (ETSI GS QKD 014 V1.1.1 clauses 6.2, 6.4). */
 export const MESSAGES = {
   sizeMultiple: 'size shall be a multiple of 8',
   extensionUnsupported: 'not all extension_mandatory parameters are supported',

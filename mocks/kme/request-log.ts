@@ -1,5 +1,5 @@
 // One stderr line per request: KME, method, path, status, SAE, duration, and for delivered keys their
-// key_IDs with a SHA-256 fingerprint of the key bytes — never the bytes (design.md, "Secrets"). Every line
+// key_IDs with a SHA-256 fingerprint of the key bytes — never the bytes (README, "Secrets"). Every line
 // (requests, TLS refusals, the KMS link) gets its timestamp in one place: the sink made by `timestamped`.
 import { fingerprint } from '../../src/secrets/fingerprint.ts';
 import type { DeliveredKey } from './respond.ts';

@@ -1,4 +1,4 @@
-// Rosenpass's timing (key-control.md): the responder of the last exchange starts the next one after
+// Rosenpass's timing: the responder of the last exchange starts the next one after
 // 120 s, the initiator after 130 s (so they do not collide), and a key older than 180 s is rejected:
 // Rosenpass then writes a fresh random key marked stale. Scaled for the lab by a time scale.
 export const ROSENPASS = { rekeyResponderS: 120, rekeyInitiatorS: 130, rejectAfterS: 180 } as const;

@@ -1,4 +1,4 @@
-/** Exit codes of design.md: every outcome as expected, unexpected outcomes, usage/config, could not run. */
+/** Exit codes (README): every outcome as expected, unexpected outcomes, usage/config, could not run. */
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, cannotRun: 3 } as const;
 
 /** A mistake in what the user gave us (flags, profile, input): exit 2 with one sentence. */

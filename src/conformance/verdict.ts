@@ -1,4 +1,4 @@
-// The verdict model of design.md: a check reports a finding; the requirement's level and the profile
+// The verdict model (docs/conformance.md): a check reports a finding; the requirement's level and the profile
 // turn it into an outcome. An error (the harness could not evaluate) is never a pass.
 import { tolerance as toleranceInfo, type Requirement, type Tolerance } from './catalogue.ts';
 import type { Evidence } from './evidence.ts';

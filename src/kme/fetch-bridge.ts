@@ -1,4 +1,4 @@
-// hey-api's client calls fetch(Request); undici's fetch cannot take a foreign Request (toolchain.md).
+// hey-api's client calls fetch(Request); undici's fetch cannot take a foreign Request ("Failed to parse URL").
 // This bridge re-issues the request through our transport so the SDK inherits the identity's TLS
 // settings, deadline and size cap, and records the exchange as evidence.
 import type { SaeIdentity } from './identity.ts';

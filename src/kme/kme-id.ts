@@ -1,4 +1,4 @@
-// How a KME ID is bound to its certificate is unspecified (etsi-qkd-014.md): accept CN, a URI SAN
+// How a KME ID is bound to its certificate is unspecified by ETSI GS QKD 014: accept CN, a URI SAN
 // whose last segment is the ID, or a DNS SAN equal to it.
 import type { X509Certificate } from 'node:crypto';
 

@@ -1,4 +1,4 @@
-// The WireGuard PSK exactly as Arnika computes it (key-control.md, "PSK derivation").
+// The WireGuard PSK exactly as Arnika computes it (docs/psk.md, "PSK derivation").
 import { inspect } from 'node:util';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';

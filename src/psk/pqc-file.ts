@@ -1,5 +1,5 @@
 // Rosenpass `key_out` files: standard padded base64 of 32 bytes (44 characters), no trailing newline,
-// written by truncate-then-write — so a reader can see an empty or half-written file (key-control.md).
+// written by truncate-then-write — so a reader can see an empty or half-written file.
 // Arnika trims the file it reads, and its own CI writes key files with one trailing newline, so one LF or
 // CRLF is stripped here (with a warning); this is the one reader for the CLI, the lab agent and wg/4.
 import { readFileSync } from 'node:fs';

@@ -28,7 +28,7 @@ export interface LengthOptions {
   allowVariableLengths?: boolean;
 }
 
-/** The hybrid IKM: QKD first, then PQC, nothing in between (key-control.md). */
+/** The hybrid IKM: QKD first, then PQC, nothing in between, as Arnika does. */
 export function hybridIkm(qkd: Uint8Array, pqc: Uint8Array): Uint8Array {
   const ikm = new Uint8Array(qkd.length + pqc.length);
   ikm.set(qkd, 0);

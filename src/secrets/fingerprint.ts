@@ -1,4 +1,4 @@
-// The only way key material may be shown: a short SHA-256 fingerprint (design.md, "Secrets").
+// The only way key material may be shown: a short SHA-256 fingerprint (README, "Secrets").
 import { createHash } from 'node:crypto';
 
 /** `sha256:` + the first 8 hex digits of SHA-256 over the raw bytes (or UTF-8 of a string). */

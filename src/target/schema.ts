@@ -1,5 +1,5 @@
-// The target profile format of design.md, as a zod schema: what a user writes to point the harness at
-// a KMS pair (and, optionally, at the two sites of a deployment).
+// The target profile format (README, "Testing your KMS"), as a zod schema: what a user writes to point
+// the harness at a KMS pair (and, optionally, at the two sites of a deployment).
 import { z } from 'zod';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from '../kme/identity.ts';
 

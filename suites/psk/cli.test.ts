@@ -9,7 +9,7 @@ import { loadVectors, leaksKey, root } from './helpers.ts';
 
 interface PskCase { name: string; mode: string; qkd: string | null; pqc: string | null; psk: string; pqc_file?: string }
 const cases = loadVectors<PskCase>('psk.json').cases;
-const known = cases.find((c) => c.name === 'key-control.md known answer')!;
+const known = cases.find((c) => c.name === 'Arnika known answer')!;
 const pqcOnly = cases.find((c) => c.name === 'pqc-only 32 #0')!;
 const qkdOnly = cases.find((c) => c.name === 'qkd-only 32 #0')!;
 const arnikaFile = cases.find((c) => c.pqc_file !== undefined)!; // a key file as Arnika's CI writes it

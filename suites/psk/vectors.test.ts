@@ -42,7 +42,7 @@ describe('PSK known-answer vectors', () => {
     }
   });
 
-  it('psk/2 the hybrid PSK matches the key-control.md known answer', () => {
+  it('psk/2 the hybrid PSK matches the Arnika known answer', () => {
     const ascii = (s: string) => new Uint8Array(Buffer.from(s, 'ascii'));
     const r = derivePsk({ qkd: ascii('0123456789abcdef0123456789abcdef'), pqc: ascii('fedcba9876543210fedcba9876543210') });
     const expected = hex('7ce1034642134ccf43d7783c4b9cf63ec052289be006df4eaeafd7f0cad90c95');
