@@ -215,18 +215,23 @@ describe('key-control agent (Arnika 1.x behaviour)', { timeout: 60_000 }, () => 
     }
   });
 
-  it('QKDH_SCHEDULE_ORIGIN: turns count from the shared instant, so a late start keeps the phase (alice on it, bob half an interval later)', async () => {
-    const origin = Date.now() - 3_750; // both started well after the origin, as a slow start of one site would
-    const { alice, bob } = await pair({ intervalMs: 1_000, env: { QKDH_SCHEDULE_ORIGIN: String(origin) } });
-    const firstTurnAt = (s: Site) => {
-      const e = s.events.find((x) => x.ev === 'start')!;
+  it('QKDH_SCHEDULE_ORIGIN_FILE: no turn before the file exists; then turns count from its instant (alice on it, bob half an interval later)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'qkdh-origin-')), 'origin');
+    cleanups.push(() => rmSync(file, { force: true }));
+    const { alice, bob } = await pair({ intervalMs: 1_000, env: { QKDH_SCHEDULE_ORIGIN_FILE: file } });
+    await sleep(1_600); // past both first turns had they counted from their own start
+    expect([...alice.events, ...bob.events].filter((e) => e.ev === 'turn' || e.ev === 'start')).toEqual([]);
+    const origin = Date.now() - 3_750; // an origin in the past: the phase is kept, whole intervals skipped
+    writeFileSync(file, String(origin));
+    const firstTurnAt = async (s: Site) => {
+      const e = await until('the start event', () => s.events.find((x) => x.ev === 'start'));
       return e.t + Number(/first turn in (-?\d+) ms/.exec(e.why ?? '')![1]);
     };
     // Computed at start (no scheduling involved): the phase against the origin, within a few ms of rounding.
-    const phase = (s: Site) => (((firstTurnAt(s) - origin) % 1_000) + 1_000) % 1_000;
-    expect(Math.min(phase(alice), 1_000 - phase(alice))).toBeLessThan(20);
-    expect(Math.abs(phase(bob) - 500)).toBeLessThan(20);
-    expect(firstTurnAt(alice)).toBeGreaterThan(Date.now() - 1_000); // not in the past
+    const phase = async (s: Site) => ((((await firstTurnAt(s)) - origin) % 1_000) + 1_000) % 1_000;
+    const pa = await phase(alice);
+    expect(Math.min(pa, 1_000 - pa)).toBeLessThan(20);
+    expect(Math.abs((await phase(bob)) - 500)).toBeLessThan(20);
   });
 
   it('one-sided: the master installs although the key_ID did not arrive', async () => {

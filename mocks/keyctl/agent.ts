@@ -8,7 +8,7 @@
 // KMS_HTTP_TIMEOUT, the next turn tried whatever the last KMS error, the installed PSK watched every second
 // and re-installed when someone else changed it, only WIREGUARD_PEER_PUBLIC_KEY given a PSK, the PQC key
 // read afresh for each derivation. Each has a switch that turns it off (mocks/keyctl/faults.ts).
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readPqcKeyFile, encodeBase64 } from '../../src/psk/index.ts';
@@ -120,13 +120,34 @@ export class Agent {
       this.log({ t: Date.now(), ev: 'received', keyId });
       this.enqueue(() => this.backup(keyId));
     });
+    if (c.scheduleOriginFile) void this.startFrom(c.scheduleOriginFile);
+    else this.startTurns(Date.now());
+    if (!this.faults.has('no-psk-watch')) this.watchTimer = setInterval(() => void this.watch(), this.deps.watchMs ?? 1_000);
+  }
+
+  /** Turns counted from `origin` (epoch ms): the first after INTERVAL, for an odd ARNIKA_ID INTERVAL/2 later. */
+  private startTurns(origin: number): void {
+    const c = this.config;
     const firstDelay = c.intervalMs + (c.arnikaId % 2 === 1 ? c.intervalMs / 2 : 0);
-    this.nextTurn = (c.scheduleOrigin ?? Date.now()) + firstDelay;
-    // Started late against a shared origin: skip whole intervals, keeping the phase (and so the roles).
+    this.nextTurn = origin + firstDelay;
+    // An origin in the past: skip whole intervals, keeping the phase (and so the roles).
     while (this.nextTurn < Date.now()) this.nextTurn += c.intervalMs;
     this.log({ t: Date.now(), ev: 'start', why: `ARNIKA_ID ${c.arnikaId}, INTERVAL ${c.intervalMs} ms, first turn in ${this.nextTurn - Date.now()} ms, MODE ${c.mode}${this.faults.names.size ? `, faults ${[...this.faults.names].join(',')}` : ''}` });
     this.schedule();
-    if (!this.faults.has('no-psk-watch')) this.watchTimer = setInterval(() => void this.watch(), this.deps.watchMs ?? 1_000);
+  }
+
+  /** Waits (at most 60 s) for the lab's schedule-origin file, then starts the turns from it. */
+  private async startFrom(file: string): Promise<void> {
+    const until = Date.now() + 60_000;
+    while (!this.stopped && Date.now() < until) {
+      const origin = Number(readText(file)?.trim());
+      if (Number.isFinite(origin) && origin > 0) return this.startTurns(origin);
+      await sleep(100);
+    }
+    if (!this.stopped) {
+      this.log({ t: Date.now(), ev: 'warning', why: `no schedule origin in ${file} within 60 s: turns counted from now` });
+      this.startTurns(Date.now());
+    }
   }
 
   /**
@@ -317,5 +338,13 @@ export class Agent {
       };
       appendFileSync(this.config.observationLog, JSON.stringify(o) + '\n', { mode: 0o600 });
     }
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }

@@ -30,10 +30,11 @@ export interface AgentConfig {
   /** The `wg` binary. */
   wg: string;
   /**
-   * Harness extension: epoch ms the turns are counted from (QKDH_SCHEDULE_ORIGIN), the same for both
-   * sites, so the documented roles hold however far apart the two processes started. Default: own start.
+   * Harness extension (QKDH_SCHEDULE_ORIGIN_FILE): a file the lab writes once both sites listen, holding
+   * the epoch ms both count their turns from — so the documented roles hold however far apart the two
+   * processes started. No turn before it exists (at most 60 s, then the agent's own start). Default: own start.
    */
-  scheduleOrigin?: number;
+  scheduleOriginFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +121,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     observationKey: env.QKDH_OBSERVATION_KEY && /^[0-9a-f]{64}$/i.test(env.QKDH_OBSERVATION_KEY) ? Buffer.from(env.QKDH_OBSERVATION_KEY, 'hex') : undefined,
     skewMs: env.QKDH_SKEW ? parseDuration(env.QKDH_SKEW, 'QKDH_SKEW') : intervalMs / 4,
     wg: env.QKDH_WG || 'wg',
-    ...(env.QKDH_SCHEDULE_ORIGIN ? { scheduleOrigin: int('QKDH_SCHEDULE_ORIGIN', 0) } : {}),
+    ...(env.QKDH_SCHEDULE_ORIGIN_FILE ? { scheduleOriginFile: env.QKDH_SCHEDULE_ORIGIN_FILE } : {}),
   };
 }

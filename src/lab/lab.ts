@@ -12,7 +12,7 @@
 // The HSM part (src/lab/hsm.ts) is optional: SoftHSM2 tokens under the lab dir, one per site.
 // Everything is recorded in the state file before it is created, and `down()` (also run when `up`
 // fails) removes it all in reverse order.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -321,17 +321,19 @@ export class Lab {
     //    once finds the peer listening, so the documented roles hold. Ready when it listens for its peer
     //    (the same test for the built-in agent and an external one).
     this.step('key control');
-    //    Agents that honour QKDH_SCHEDULE_ORIGIN (ours) count their turns from one shared instant, so
-    //    alice leads even when her process starts seconds after bob's.
+    //    Agents that honour QKDH_SCHEDULE_ORIGIN_FILE (ours) take no turn before the lab writes the
+    //    instant both count from, once both listen: alice leads however long either took to start.
     const keyControlOrder: SiteName[] = ['bob', 'alice'];
-    const scheduleOrigin = Date.now();
+    const originFile = join(this.dir, 'schedule-origin');
     for (const site of keyControlOrder) {
-      const env = { ...this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey }), QKDH_SCHEDULE_ORIGIN: String(scheduleOrigin) };
+      const env = { ...this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey }), QKDH_SCHEDULE_ORIGIN_FILE: originFile };
       const k = kc(site);
       const argv = k.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', k.command];
       this.start({ name: 'key-control', site, namespace: names.namespace[site], argv, env: { ...process.env, ...env }, logFile: this.paths[site].keyControlLog });
       await this.waitForListener(site, PORTS.keyControl, 30_000, 'key control');
     }
+    writeFileSync(`${originFile}.tmp`, String(Date.now()));
+    renameSync(`${originFile}.tmp`, originFile);
     this.checkDead('at start-up');
 
     // 9. HSM: a SoftHSM2 token per site (own SOFTHSM2_CONF under the site's directory) and the

@@ -174,6 +174,7 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<LabR
   const tail = o.tailMs ?? (config.handshakes === 'forced' ? config.skewBoundMs + 4_000 : 130_000);
   const maxMs = o.maxMs ?? (o.durationMs ?? (want + 1) * lab.info.intervalS * 1000 * 1.5 + tail + 10_000);
   let reachedAt: number | undefined;
+  let reading: Promise<void> | undefined;
   let seen = 0;
   let firstRotationAt: number | undefined;
   let injectedAt: number | undefined;
@@ -199,7 +200,9 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<LabR
       const rots = rotations({ sites: ['alice', 'bob'], series: observer.series } as E2eRun);
       const n = rots.length;
       const due = rots[wire.rows.length];
-      if (due && now >= due.start + settleMs) await readWire(due.index);
+      // Read in the background: an nft read can take seconds on a loaded machine, and the loop must not
+      // stall (fault injection is timed from the first rotation).
+      if (due && !reading && now >= due.start + settleMs) reading = readWire(due.index).finally(() => (reading = undefined));
       if (n > 0 && firstRotationAt === undefined) {
         firstRotationAt = now;
         o.onFirstRotation?.(now);
@@ -224,6 +227,7 @@ export async function observeLab(lab: Lab, o: ObserveOptions = {}): Promise<LabR
   } finally {
     forcer?.stop();
     await observer.stop();
+    await reading;
     await counters?.remove().catch(() => undefined);
   }
   await sleep(config.probeTimeoutMs + 300); // let the probe settle the fate of its last datagrams
