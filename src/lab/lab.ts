@@ -455,7 +455,7 @@ export class Lab {
     for (const [site, f] of Object.entries(this.options.faults ?? {})) {
       if (f?.fromS !== 'signal') continue;
       for (const p of this.processes.filter((x) => x.spec.site === site && (x.spec.name === 'pqc' || (x.spec.name === 'key-control' && !x.spec.argv.includes('-c'))))) {
-        p.signal('SIGUSR2');
+        p.signalMain('SIGUSR2');
         hit.push(`${site}/${p.spec.name}`);
       }
     }

@@ -57,6 +57,19 @@ export class LabProcess {
     signalGroup(this.id.pid, sig);
   }
 
+  /**
+   * `sig` to the process itself, not its group: a signal it handles (SIGUSR2 arms the mocks' faults) would
+   * otherwise kill the children it runs at that moment (`wg show`, `wg set`) with the default action.
+   */
+  signalMain(sig: NodeJS.Signals): void {
+    if (this.exit) return; // its pid may be someone else's by now
+    try {
+      process.kill(this.id.pid, sig);
+    } catch {
+      /* gone already */
+    }
+  }
+
   /** SIGTERM to its process group, then SIGKILL after `graceMs`. */
   async stop(graceMs = 3_000): Promise<void> {
     if (this.exit) return;
