@@ -4,7 +4,7 @@
 // `error` ("negative control failed: …") and fails the test, whatever the check said.
 import * as allure from 'allure-js-commons';
 import { expect } from 'vitest';
-import { requirement } from '../../src/conformance/catalogue.ts';
+import { labelOutcome, labelRequirement } from '../../src/report/allure-requirement.ts';
 import { cleanupStale } from '../../src/lab/cleanup.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -188,10 +188,9 @@ export function recordFigures(f: SuiteFigures): void {
 export async function report(v: Verdict, o: Observed | undefined, timeline = false): Promise<void> {
   const gated = controlGate(v, o?.lab);
   if (gated !== v) Object.assign(v, gated);
-  const r = requirement(v.id);
-  await allure.label('requirement', v.id);
-  await allure.label('level', r.level);
-  await allure.label('outcome', v.outcome);
+  // Epic, feature (the suite's describe title), story, Allure ID and severity from the catalogue (src/report/allure-requirement.ts).
+  await labelRequirement(allure, v.id, expect.getState().currentTestName?.split(' > ')[0]?.replace(/ \(skipped: .*\)$/, '') ?? 'end to end');
+  await labelOutcome(allure, v.outcome);
   await allure.tag(v.id);
   if (o) {
     await allure.parameter('source', o.source.split(' ')[0]!);
