@@ -11,47 +11,41 @@ export class InstallError extends Error {
 
 /** Installs `pskBase64` (44 characters of base64) as the peer's PSK; rejects with InstallError (no key in the text) on failure or after `timeoutMs`. */
 export async function installPsk(wg: string, iface: string, peerPublicKey: string, pskBase64: string, timeoutMs = 5_000): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const [cmd, ...args] = viaPipe(['set', iface, 'peer', peerPublicKey, 'preshared-key', '/dev/stdin'], wg);
-    // Own process group: on timeout the shell, cat and wg go together.
-    const child = spawn(cmd!, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
-    let err = '';
-    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), timeoutMs);
-    child.stdin.on('error', () => undefined); // wg gone before reading: its exit status says why
-    child.stdin.end(`${pskBase64}\n`);
-    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new InstallError(`cannot run ${wg}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new InstallError(`wg set ${iface} … preshared-key failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().slice(0, 200)}`));
-    });
-  });
+  const [cmd, ...args] = viaPipe(['set', iface, 'peer', peerPublicKey, 'preshared-key', '/dev/stdin'], wg);
+  await runUnderDeadline(cmd!, args, { wg, what: `wg set ${iface} … preshared-key`, input: `${pskBase64}\n`, timeoutMs });
 }
 
-/** Runs `wg <args>` under a deadline (own process group, SIGKILLed at the deadline); stdout in memory only (it may hold PSKs: never log it). */
-function wgOutput(wg: string, args: string[], timeoutMs: number): Promise<string> {
+/**
+ * Runs one `wg` command (or the viaPipe shell around it) in its own process group — on timeout the shell,
+ * cat and wg go together, SIGKILLed — writing `input` to its stdin. Resolves with stdout, kept in memory
+ * only (it may hold PSKs: never log it); rejects with InstallError naming `what`, never the input.
+ */
+function runUnderDeadline(cmd: string, args: string[], o: { wg: string; what: string; input?: string; timeoutMs: number }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(wg, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd, args, { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), timeoutMs);
-    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), o.timeoutMs);
+    if (o.input !== undefined) {
+      child.stdin!.on('error', () => undefined); // wg gone before reading: its exit status says why
+      child.stdin!.end(o.input);
+    }
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new InstallError(`cannot run ${wg}: ${e.message}`));
+      reject(new InstallError(`cannot run ${o.wg}: ${e.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
-      else reject(new InstallError(`wg ${args.slice(0, 3).join(' ')} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().slice(0, 200)}`));
+      else reject(new InstallError(`${o.what} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().slice(0, 200)}`));
     });
   });
 }
+
+/** Runs `wg <args>` under a deadline; stdout in memory only. */
+const wgOutput = (wg: string, args: string[], timeoutMs: number): Promise<string> => runUnderDeadline(wg, args, { wg, what: `wg ${args.slice(0, 3).join(' ')}`, timeoutMs });
 
 /**
  * The PSK configured for `peerPublicKey` (`wg show <if> preshared-keys`: base64, or undefined for `(none)`
