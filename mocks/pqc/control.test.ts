@@ -1,29 +1,16 @@
 // The PQC emulator's run-time control file (the lab's pqc-stale / pqc-stop, src/lab/env-faults.ts):
 // `stale` replaces the site's key at once by a random one marked stale and stops exchanging, `stop` stops
 // exchanging with key_out untouched; when the window is over both sites share a fresh key again at once.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FaultsFile, writeAtomic } from '../kme/faults-file.ts';
-import { PQC_CONTROL_FAULTS, PqcEmulator, type PqcControlFault, type PqcEvent } from './emulator.ts';
-import { scaledTiming } from './timing.ts';
+import { PQC_CONTROL_FAULTS, type PqcControlFault } from './emulator.ts';
+import { emulatorTests, events, until as untilWithin } from './test-support.ts';
 
-const running: PqcEmulator[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.stop()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-let port = 24_500 + Math.floor(Math.random() * 4_000); // below the ephemeral range, apart from emulator.test.ts
-const events = (f: string): PqcEvent[] => {
-  try {
-    return readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as PqcEvent);
-  } catch {
-    return [];
-  }
-};
+const { pair: emulatorPair } = emulatorTests(24_500 + Math.floor(Math.random() * 4_000)); // apart from emulator.test.ts
+const until = <T>(what: string, find: () => T | undefined | false): Promise<T> => untilWithin(what, find, 20_000);
 const read = (f: string): string | undefined => {
   try {
     return readFileSync(f, 'utf8');
@@ -32,39 +19,11 @@ const read = (f: string): string | undefined => {
   }
 };
 
-async function until<T>(what: string, find: () => T | undefined | false, ms = 20_000): Promise<T> {
-  for (const end = Date.now() + ms; ; await sleep(10)) {
-    const found = find();
-    if (found) return found;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-  }
-}
-
 /** Alice (initiator) and bob; bob re-reads `control` (his faults file). */
 function pair(scale: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'qkdh-pqc-ctl-'));
-  dirs.push(dir);
-  const control = join(dir, 'bob-faults.json');
-  const [pa, pb] = [port++, port++];
-  const mk = (name: 'alice' | 'bob', listen: number, peer: number) => {
-    const e = new PqcEmulator({
-      name,
-      peerName: name === 'alice' ? 'bob' : 'alice',
-      listen: { host: '127.0.0.1', port: listen },
-      peer: { host: '127.0.0.1', port: peer },
-      keyOut: join(dir, `${name}.key`),
-      events: join(dir, `${name}.events`),
-      initiator: name === 'alice',
-      timing: scaledTiming(scale),
-      out: () => undefined,
-      ...(name === 'bob' ? { control: new FaultsFile<PqcControlFault>(control, PQC_CONTROL_FAULTS, () => undefined) } : {}),
-    });
-    e.start();
-    running.push(e);
-    return { key: join(dir, `${name}.key`), events: join(dir, `${name}.events`) };
-  };
-  const alice = mk('alice', pa, pb);
-  const bob = mk('bob', pb, pa);
+  const controlIn = (dir: string) => join(dir, 'bob-faults.json');
+  const { dir, alice, bob } = emulatorPair(scale, (site, d) => (site === 'bob' ? { control: new FaultsFile<PqcControlFault>(controlIn(d), PQC_CONTROL_FAULTS, () => undefined) } : {}));
+  const control = controlIn(dir);
   const agree = () => read(alice.key) !== undefined && read(alice.key) === read(bob.key) && read(alice.key);
   const windowFor = (name: PqcControlFault, ms: number) => {
     const from = Date.now();

@@ -1,70 +1,18 @@
 // The PQC emulator: a real ML-KEM-768 exchange between two peers, Rosenpass-format key files (mode
 // 0600, 44 base64 characters, no newline), rekey and stale-on-expiry timing, and its fault switches.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parsePqcKeyFile } from '../../src/psk/index.ts';
 import { FaultPlan } from '../keyctl/faults.ts';
-import { PqcEmulator, type PqcEvent } from './emulator.ts';
 import { writeKeyFile } from './keyfile.ts';
+import { emulatorTests, events, until as untilWithin } from './test-support.ts';
 import { scaledTiming, ROSENPASS } from './timing.ts';
 
-const running: PqcEmulator[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.stop()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'qkdh-pqc-'));
-  dirs.push(d);
-  return d;
-};
-let port = 28_500 + Math.floor(Math.random() * 4_000); // below the ephemeral range (32768+)
-const events = (f: string): PqcEvent[] => {
-  try {
-    return readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as PqcEvent);
-  } catch {
-    return [];
-  }
-};
-
-/**
- * Waits for what the emulators produce on their own timers: a generous deadline (a loaded 2-core
- * machine), never a fixed sleep; a healthy run returns as soon as `find` succeeds.
- */
-async function until<T>(what: string, find: () => T | undefined | false, ms = 30_000): Promise<T> {
-  for (const end = Date.now() + ms; ; await sleep(10)) {
-    const found = find();
-    if (found) return found;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-  }
-}
-
-function pair(scale: number, faults: { alice?: FaultPlan; bob?: FaultPlan } = {}) {
-  const dir = tempDir();
-  const [pa, pb] = [port++, port++];
-  const mk = (name: 'alice' | 'bob', listen: number, peer: number) => {
-    const e = new PqcEmulator({
-      name,
-      peerName: name === 'alice' ? 'bob' : 'alice',
-      listen: { host: '127.0.0.1', port: listen },
-      peer: { host: '127.0.0.1', port: peer },
-      keyOut: join(dir, `${name}.key`),
-      events: join(dir, `${name}.events`),
-      initiator: name === 'alice',
-      timing: scaledTiming(scale),
-      faults: faults[name],
-      out: () => undefined,
-    });
-    e.start();
-    running.push(e);
-    return { e, key: join(dir, `${name}.key`), events: join(dir, `${name}.events`) };
-  };
-  return { alice: mk('alice', pa, pb), bob: mk('bob', pb, pa) };
-}
+const { tempDir, pair: emulatorPair } = emulatorTests(28_500 + Math.floor(Math.random() * 4_000));
+const until = <T>(what: string, find: () => T | undefined | false): Promise<T> => untilWithin(what, find, 30_000);
+const pair = (scale: number, faults: { alice?: FaultPlan; bob?: FaultPlan } = {}) => emulatorPair(scale, (site) => ({ faults: faults[site] }));
 
 describe('PQC emulator (Rosenpass stand-in)', { timeout: 90_000 }, () => {
   it('scales Rosenpass timing: 120 s / 130 s rekey, 180 s reject', () => {
