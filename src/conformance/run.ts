@@ -36,8 +36,8 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
   const keyIdsFile = join(reports, 'key-ids.jsonl');
   rmSync(resultsFile, { force: true });
   rmSync(keyIdsFile, { force: true });
-  // Results of an earlier run would show up as retries of this one in the Allure report.
-  rmSync(join(reports, 'allure-results'), { recursive: true, force: true });
+  // allure-results, junit.xml and summary.json of an earlier run are removed by the reporters themselves
+  // (src/report/fresh-results.ts) when vitest starts.
   const stallsFile = join(reports, 'conformance-stalls.jsonl'); // the run budget's shared record (src/kme/run-budget.ts)
   rmSync(stallsFile, { force: true });
   const env: Record<string, string | undefined> = {
