@@ -10,7 +10,8 @@ const APT_TIMEOUT_MS = 15 * 60_000;
 
 function table(checks: Check[]): string {
   const w = Math.max(...checks.map((c) => c.name.length));
-  return checks.map((c) => `${c.ok ? 'ok     ' : 'MISSING'}  ${c.name.padEnd(w)}  ${c.detail}${c.ok ? '' : `  [needed for: ${c.needed}]`}`).join('\n');
+  const mark = (c: Check) => (c.ok ? 'ok     ' : c.needed === 'report-check' ? 'absent ' : 'MISSING');
+  return checks.map((c) => `${mark(c)}  ${c.name.padEnd(w)}  ${c.detail}${c.ok ? '' : c.needed === 'report-check' ? '  [optional: the headless-browser check of the HTML report]' : `  [needed for: ${c.needed}]`}`).join('\n');
 }
 
 function aptInstall(packages: string[]): void {

@@ -50,7 +50,7 @@ export function conformanceStep(reports: string, target: string | undefined): St
     title: target ? `ETSI 014 conformance (${target})` : 'ETSI 014 conformance (strict, embedded mock KME pair)',
     argv: [process.execPath, BIN, 'conformance', ...(target ? ['--target', target] : ['--strict']), '--reports', reports],
     reports,
-    estimateS: 60,
+    estimateS: 45,
     deadlineS: 1800,
     read: (dir) => readJson<ConformanceSummary>(join(dir, 'summary.json')).results.map((r) => ({ id: r.id, outcome: r.outcome, unexpected: r.unexpected, ...(r.message ? { message: r.message } : {}) })),
   };
@@ -71,7 +71,7 @@ export function pskStep(reports: string): StepPlan {
     argv: [process.execPath, VITEST, 'run', join(REPO_ROOT, 'suites', 'psk'), '--root', REPO_ROOT, '--config', join(REPO_ROOT, 'vitest.commands.config.ts'), '--reporter=default', '--reporter=json', '--outputFile.json', json],
     env: { QKD_REPORTS_DIR: reports },
     reports,
-    estimateS: 20,
+    estimateS: 45,
     deadlineS: 900,
     read: () => {
       const out = readJson<VitestJson>(json);
