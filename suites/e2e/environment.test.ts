@@ -81,7 +81,7 @@ const FAITHFUL: Plan[] = [
       // On the master: the pool is empty for enc_keys; the backup (no key_ID received) takes the next turn.
       { fault: 'kms-503', site: 'master', gapS: NEXT, forS: 14 },
     ],
-    tailS: 22,
+    tailS: JUDGE_TAIL_S,
   },
   {
     name: 'wireguard-pqc',
@@ -91,10 +91,11 @@ const FAITHFUL: Plan[] = [
       // The decoy and the stopped PQC exchange touch neither site's PSK: one window serves both.
       { fault: 'decoy-peer', site: 'master', gapS: 4, forS: 12 },
       { fault: 'pqc-stop', site: 'backup', gapS: 4, withPrevious: true, forS: 12 },
-      { fault: 'underlay-cut', site: 'alice', gapS: NEXT, forS: 12 },
       { fault: 'pqc-stale', site: 'backup', gapS: NEXT, forS: 12 },
+      // Last: the cut also stops the KMS link, so its recovery can take most of the bound — judged to the end.
+      { fault: 'underlay-cut', site: 'alice', gapS: NEXT, forS: 12 },
     ],
-    tailS: 22,
+    tailS: JUDGE_TAIL_S,
   },
 ];
 
