@@ -4,7 +4,7 @@ import type { CallResult, KeyContainer } from '../kme/client.ts';
 import type { RawResponse } from '../kme/transport.ts';
 import { KmeTransportError } from '../kme/errors.ts';
 import { fingerprint } from '../secrets/fingerprint.ts';
-import { Failure } from './verdict.ts';
+import { CannotEvaluate, Failure } from './verdict.ts';
 
 export const MESSAGES = {
   sizeMultiple: 'size shall be a multiple of 8',
@@ -42,10 +42,13 @@ export const rawOf = (a: Answer): RawResponse => ('raw' in a ? a.raw : a);
 
 /** A 200 with a schema-valid key container of `n` keys of `sizeBits` each. */
 export function expectKeys(res: CallResult<KeyContainer>, n: number, sizeBits: number, what: string): KeyContainer {
-  if (res.status !== 200) {
-    const said = errorMessage(res.raw);
-    throw new Failure(`${what}: expected 200, got ${res.status}${res.status === 503 ? ' (the KME reports no key material to serve' + (said ? `: "${truncate(said)}")` : ')') : said ? ` ("${truncate(said)}")` : ''}`);
+  const said = errorMessage(res.raw);
+  // A 503 is the standard's answer of a KME with nothing to serve (an empty pool, e.g. right after an
+  // earlier run emptied it): not the behaviour this request tests, so it cannot be judged.
+  if (res.status === 503) {
+    throw new CannotEvaluate(`${what}: the KME answered 503, it has no key material to serve${said ? ` ("${truncate(said)}")` : ''}; let its key pool refill (Status stored_key_count) and run again`);
   }
+  if (res.status !== 200) throw new Failure(`${what}: expected 200, got ${res.status}${said ? ` ("${truncate(said)}")` : ''}`);
   if (!res.data) throw new Failure(`${what}: the 200 body is not a valid key container (${res.schemaError ?? 'no body'})`);
   const keys = res.data.keys;
   if (keys.length !== n) throw new Failure(`${what}: expected ${n} key(s), got ${keys.length}${keys.length === 0 ? ' (an empty container)' : ''}`);

@@ -114,6 +114,7 @@ describe.skipIf(Boolean(gate.skip))(`environmental faults in a lab${gate.skip ? 
     const after = await wg('bob', 'preshared-keys');
     const fp = (lines: string[]) => fingerprintBase64(lines[0]!.split('\t')[1]!);
     expect(fp(after)).toBe(h.window.pskFingerprint);
+    expect(h.window.pskReadBack).toBe(h.window.pskFingerprint); // read back in the same shell as the set
     expect(fp(after)).not.toBe(fp(before));
     expect(JSON.stringify(h.window)).not.toContain(after[0]!.split('\t')[1]!); // the key itself is nowhere in the window
   });

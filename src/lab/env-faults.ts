@@ -24,7 +24,7 @@ import { kmeFaultsFile, pqcFaultsFile } from './fault-files.ts';
 import type { LabInfo } from './info.ts';
 import type { Lab } from './lab.ts';
 import { ADDRESSES, PORTS, SITES, labNames, type SiteName } from './names.ts';
-import { generateKeyPair, randomKey, viaPipe } from './wireguard.ts';
+import { generateKeyPair, randomKey } from './wireguard.ts';
 
 export const ENV_FAULTS = {
   'kms-hang': "the site's KME accepts connections and requests but never answers those received in the window (they stay open until the client gives up)",
@@ -53,6 +53,11 @@ export interface EnvFaultWindow {
   detail: string;
   /** psk-overwrite: fingerprint of the PSK it set. */
   pskFingerprint?: string;
+  /**
+   * psk-overwrite: fingerprint of the peer's PSK as `wg show` read it in the same shell right after the set,
+   * i.e. proof the overwrite took before a key control that watches every second could undo it.
+   */
+  pskReadBack?: string;
   /** decoy-peer: the decoy's public key (it must never get a PSK). */
   decoyPublicKey?: string;
 }
@@ -214,9 +219,13 @@ async function install(info: LabInfo, name: EnvFaultName, site: SiteName, forS: 
     }
     case 'psk-overwrite': {
       const psk = randomKey();
-      await driver.check(viaPipe(['set', iface, 'peer', s.wireguard.peer, 'preshared-key', '/dev/stdin']), { input: `${psk}\n`, timeoutMs: STEP_MS });
+      // Set and read back in one shell: a separate poll can come after a fast key control already restored it.
+      const script = 'cat | "$0" set "$1" peer "$2" preshared-key /dev/stdin && exec "$0" show "$1" preshared-keys';
+      const shown = await driver.check(['sh', '-c', script, 'wg', iface, s.wireguard.peer], { input: `${psk}\n`, timeoutMs: STEP_MS });
       const fp = fingerprintBase64(psk);
-      return { detail: `PSK ${fp} set on peer ${s.wireguard.peer} of ${iface} (wg set, key on stdin)`, extra: { pskFingerprint: fp } };
+      const line = shown.split('\n').find((l) => l.split('\t')[0] === s.wireguard.peer);
+      const readBack = line?.split('\t')[1]?.trim();
+      return { detail: `PSK ${fp} set on peer ${s.wireguard.peer} of ${iface} (wg set, key on stdin)`, extra: { pskFingerprint: fp, ...(readBack ? { pskReadBack: fingerprintBase64(readBack) } : {}) } };
     }
     case 'decoy-peer': {
       const decoy = generateKeyPair().publicKey;

@@ -287,6 +287,8 @@ export interface FaultWindow {
   endedAt?: number;
   detail?: string;
   pskFingerprint?: string;
+  /** psk-overwrite: fingerprint read back in the same shell right after the set. */
+  pskReadBack?: string;
   decoyPublicKey?: string;
 }
 
@@ -453,8 +455,10 @@ export function pskOverwriteRestored(run: E2eRun, windows: FaultWindow[], o: Env
   // returned, on a loaded machine a second or more after the key control could see it).
   const polled = run.series[site]?.changes.find((c) => c.fp === w.pskFingerprint);
   const read = o.samples?.find((x) => x.site === site && x.fp === w.pskFingerprint);
-  const seenAt = polled?.at ?? read?.at;
-  const evidence: Record<string, unknown> = { window: w, seenBy: polled ? 'observer' : read ? 'suite read' : null, seenAt: seenAt && new Date(seenAt).toISOString(), boundS: PSK_RESTORE_BOUND_MS / 1000 };
+  // Or read back by the injector in the same shell as the set (before a 1 s watch can undo it).
+  const readBack = w.pskReadBack === w.pskFingerprint ? w.startedAt : undefined;
+  const seenAt = polled?.at ?? read?.at ?? readBack;
+  const evidence: Record<string, unknown> = { window: w, seenBy: polled ? 'observer' : read ? 'suite read' : readBack ? 'read back after the set' : null, seenAt: seenAt && new Date(seenAt).toISOString(), boundS: PSK_RESTORE_BOUND_MS / 1000 };
   if (seenAt === undefined) return envError(id, `the overwritten PSK ${w.pskFingerprint} was never seen on ${site}: the instrument was blind to the fault (too slow a poll, or the overwrite did not take)`, evidence);
   // First time, after the overwrite, both sites hold the same PSK other than the foreign one.
   // Every poll of either site from then on (a restore faster than one poll shows at the next poll).

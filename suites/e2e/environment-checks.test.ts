@@ -133,6 +133,10 @@ describe('environmental-fault checks on synthetic observations', () => {
     // Seen only by the suite's own read right after the overwrite: judged (restored before the next poll).
     const v = pskOverwriteRestored(unseen, w, { samples: [{ at: at(11.05), site: 'bob', peer: 'p', fp: 'foreign' }] });
     expect(v.outcome).not.toBe('error');
+    // Seen only by the injector's read-back in the same shell as the set; a read-back of another PSK is no sighting.
+    const readBack = pskOverwriteRestored(unseen, [win('psk-overwrite', 'bob', 11, 11, { pskFingerprint: 'foreign', pskReadBack: 'foreign' })]);
+    expect([readBack.outcome, readBack.evidence.seenBy]).toEqual([v.outcome, 'read back after the set']);
+    expect(pskOverwriteRestored(unseen, [win('psk-overwrite', 'bob', 11, 11, { pskFingerprint: 'foreign', pskReadBack: 'k9' })]).outcome).toBe('error');
   });
 
   it('decoy peer (wg/20): (none) throughout and rotations in step passes; a PSK on the decoy fails; no read of the decoy is an error', () => {
