@@ -90,6 +90,16 @@ export function agentGate(): Gate {
   return why ? { skip: why } : {};
 }
 
+/**
+ * Kill labs (a real faulty component proves a check can fail) observe for minutes: they run in the nightly
+ * profile (QKD_NIGHTLY=1). The default run proves the same checks fail on mutated observations (the
+ * `*-checks.test.ts` files).
+ */
+export function nightlyGate(g: Gate): Gate {
+  if (g.skip || g.fail || process.env.QKD_NIGHTLY === '1') return g;
+  return { skip: 'a kill lab, run by the nightly profile (QKD_NIGHTLY=1)' };
+}
+
 export const titled = (title: string, gate: Gate): string => (gate.skip ? `${title} (skipped: ${gate.skip})` : title);
 
 /** Generous hook timeout for one observation of N rotations. */

@@ -13,7 +13,7 @@ import type { Lab } from '../../src/lab/lab.ts';
 import type { SiteName } from '../../src/lab/names.ts';
 import { UnderlayCounters, underlayDelta } from '../../src/lab/underlay-counters.ts';
 import type { Verdict } from './checks.ts';
-import { titled } from './fixture.ts';
+import { nightlyGate, titled } from './fixture.ts';
 import {
   HSM,
   appearsOnB,
@@ -42,7 +42,7 @@ export const HSM_KILL_ROWS: Array<{ fault: string; site: SiteName; requirements:
   { fault: 'unwrap-non-sensitive', site: 'bob', requirements: [HSM.protection], compare: 'weaker-protection' },
 ];
 
-const gate = hsmLabGate();
+const gate = nightlyGate(hsmLabGate());
 const labs: Lab[] = [];
 let pair: HsmPair;
 let lab: Lab;

@@ -50,6 +50,14 @@ const CASES: Record<HostileCase, Case> = {
   'wrong-types': { outcome: 'verdict', notPass: ALL },
 };
 
+/**
+ * Every run takes one case per family (a stall, a size, TLS, the connection, framing, content); the
+ * nightly profile (QKD_NIGHTLY=1) takes them all. src/conformance/hostile.test.ts judges every case in
+ * process on every run.
+ */
+const EVERY_RUN: ReadonlySet<HostileCase> = new Set(['slow-headers', 'huge-body', 'expired-cert', 'connection-dropped', 'reset-mid-response', 'invalid-utf8']);
+const NIGHTLY = process.env.QKD_NIGHTLY === '1';
+
 /** Past this a run has hung: killed, and the test fails. */
 const KILL_AFTER_MS = (BUDGET_S + 90) * 1000;
 
@@ -68,7 +76,8 @@ afterAll(async () => {
 
 describe.concurrent('qkd-harness conformance against hostile targets', () => {
   for (const [name, c] of Object.entries(CASES) as Array<[HostileCase, Case]>) {
-    it(`${name}: ${c.outcome === 'verdict' ? 'a verdict' : 'cannot run'} within the run's deadline, no crash, under ${RSS_BOUND_MIB} MiB`, async ({ expect }) => {
+    const nightlyOnly = !NIGHTLY && !EVERY_RUN.has(name);
+    it.skipIf(nightlyOnly)(`${name}: ${c.outcome === 'verdict' ? 'a verdict' : 'cannot run'} within the run's deadline, no crash, under ${RSS_BOUND_MIB} MiB${nightlyOnly ? ' (skipped: nightly profile)' : ''}`, async ({ expect }) => {
       const kme = await startHostileKme({ case: name, pki, ...(c.scope ? { scope: c.scope } : {}) });
       kmes.push(kme);
       const profile = kme.writeProfile({ timeoutMs: 1500, runBudgetS: BUDGET_S, maxResponseBytes: MIB, ...c.profile });
