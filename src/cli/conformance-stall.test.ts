@@ -1,43 +1,14 @@
 // `qkd-harness conformance` against a KME whose key endpoints stall (mock --deviation stall-body): the run
 // budget and the stall record end the run in bounded time with its table. Without them every request to
 // a key endpoint waits the full timeout_ms, one after another (here: 8 s times well over 40 checks).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../conformance/summary.ts';
+import { runCli as run, startMockCli as startMock, stopCliChildren } from '../testing/cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'qkd-harness.js');
-const children: ChildProcess[] = [];
-const env = { ...process.env, VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined };
-
-afterAll(() => {
-  for (const c of children) c.kill('SIGTERM');
-});
-
-async function startMock(args: string[]): Promise<{ profile: string }> {
-  const p = spawn(process.execPath, [BIN, 'mock', ...args], { env });
-  children.push(p);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: p.stdout }).once('line', resolve);
-    p.once('exit', (code) => reject(new Error(`mock exited with ${code}`)));
-  });
-  return JSON.parse(line) as { profile: string };
-}
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env });
-    children.push(p);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+afterAll(stopCliChildren);
 
 const TIMEOUT_MS = 8_000;
 const BUDGET_S = 60;

@@ -1,43 +1,20 @@
 // `qkd-harness conformance` end to end, as a user runs it: against `qkd-harness mock`, with exit codes,
 // summary.json, JUnit, Allure results, expectations, and clear one-line refusals.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { Summary } from '../conformance/summary.ts';
+import { runCli, startMockCli as startMock, stopCliChildren } from '../testing/cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'qkd-harness.js');
 /** A whole conformance run took up to 230 s under `npm run test:load` (2 cores): a hang guard, not a measurement. */
 const RUN_TIMEOUT_MS = 600_000;
-const children: ChildProcess[] = [];
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  // A run clears its own --reports directory first: never let one default to this test run's reports/.
-  if (args[0] === 'conformance' && !args.includes('--reports')) args = [...args, '--reports', mkdtempSync(join(tmpdir(), 'qkd-cli-reports-'))];
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function startMock(args: string[] = []): Promise<{ profile: string; saes: Record<string, { cert: string; key: string }>; ca: string }> {
-  const p = spawn(process.execPath, [BIN, 'mock', ...args], { env: { ...process.env, VITEST: undefined } });
-  children.push(p);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: p.stdout }).once('line', resolve);
-    p.once('exit', (code) => reject(new Error(`mock exited with ${code}`)));
-  });
-  return JSON.parse(line) as { profile: string; saes: Record<string, { cert: string; key: string }>; ca: string };
-}
+/** A run clears its own --reports directory first: never let one default to this test run's reports/. */
+const run = (args: string[]) => runCli(args[0] === 'conformance' && !args.includes('--reports') ? [...args, '--reports', mkdtempSync(join(tmpdir(), 'qkd-cli-reports-'))] : args);
 
 interface AllureResult {
   status: string;
@@ -49,9 +26,7 @@ const allureResults = (reports: string): AllureResult[] =>
     .map((f) => JSON.parse(readFileSync(join(reports, 'allure-results', f), 'utf8')) as AllureResult);
 const label = (r: AllureResult, name: string): string | undefined => r.labels.find((l) => l.name === name)?.value;
 
-afterAll(() => {
-  for (const c of children) c.kill('SIGTERM');
-});
+afterAll(stopCliChildren);
 
 describe('qkd-harness conformance', () => {
   it('passes every requirement against the faithful mock in strict mode and writes summary, JUnit and Allure results', async () => {

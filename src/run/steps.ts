@@ -52,8 +52,13 @@ export function conformanceStep(reports: string, target: string | undefined): St
     reports,
     estimateS: 45,
     deadlineS: 1800,
-    read: (dir) => readJson<ConformanceSummary>(join(dir, 'summary.json')).results.map((r) => ({ id: r.id, outcome: r.outcome, unexpected: r.unexpected, ...(r.message ? { message: r.message } : {}) })),
+    read: readConformanceResults,
   };
+}
+
+/** The rows of a `conformance` reports directory (its summary.json). @throws when it was not written. */
+export function readConformanceResults(dir: string): StepResult[] {
+  return readJson<ConformanceSummary>(join(dir, 'summary.json')).results.map((r) => ({ id: r.id, outcome: r.outcome, unexpected: r.unexpected, ...(r.message ? { message: r.message } : {}) }));
 }
 
 interface VitestJson {
@@ -73,19 +78,22 @@ export function pskStep(reports: string): StepPlan {
     reports,
     estimateS: 45,
     deadlineS: 900,
-    read: () => {
-      const out = readJson<VitestJson>(json);
-      const rows: StepResult[] = [];
-      for (const file of out.testResults) {
-        if (!file.assertionResults.length && file.message) rows.push({ id: file.name.slice(REPO_ROOT.length + 1), outcome: 'error', unexpected: true, message: file.message.split('\n')[0]! });
-        for (const t of file.assertionResults) {
-          const outcome = t.status === 'passed' ? 'pass' : t.status === 'failed' ? 'fail' : 'skip';
-          rows.push({ id: idOf(t.title), outcome, unexpected: outcome === 'fail', ...(t.failureMessages?.[0] ? { message: t.failureMessages[0].split('\n')[0]! } : {}) });
-        }
-      }
-      return rows;
-    },
+    read: readPskResults,
   };
+}
+
+/** The rows of a PSK step's reports directory (vitest's JSON report, vitest.json). @throws when it was not written. */
+export function readPskResults(dir: string): StepResult[] {
+  const out = readJson<VitestJson>(join(dir, 'vitest.json'));
+  const rows: StepResult[] = [];
+  for (const file of out.testResults) {
+    if (!file.assertionResults.length && file.message) rows.push({ id: file.name.slice(REPO_ROOT.length + 1), outcome: 'error', unexpected: true, message: file.message.split('\n')[0]! });
+    for (const t of file.assertionResults) {
+      const outcome = t.status === 'passed' ? 'pass' : t.status === 'failed' ? 'fail' : 'skip';
+      rows.push({ id: idOf(t.title), outcome, unexpected: outcome === 'fail', ...(t.failureMessages?.[0] ? { message: t.failureMessages[0].split('\n')[0]! } : {}) });
+    }
+  }
+  return rows;
 }
 
 interface E2eSummaryFile {
@@ -102,15 +110,18 @@ export function e2eStep(reports: string, target: string | undefined): StepPlan {
     // Three labs one after another, each with its rotations observed.
     estimateS: 240,
     deadlineS: 2400,
-    read: (dir) => {
-      const s = readJson<E2eSummaryFile>(join(dir, 'summary.json'));
-      const rows: StepResult[] = [];
-      for (const suite of s.suites) {
-        if (suite.error) rows.push({ id: suite.suite, outcome: 'error', unexpected: true, message: suite.error });
-        for (const t of suite.tests) rows.push({ id: t.requirement ?? t.name, outcome: t.outcome, unexpected: t.outcome === 'fail', ...(t.message ? { message: t.message } : {}) });
-      }
-      for (const e of s.errors ?? []) rows.push({ id: 'e2e', outcome: 'error', unexpected: true, message: e });
-      return rows;
-    },
+    read: readE2eResults,
   };
+}
+
+/** The rows of an `e2e` reports directory (its summary.json). @throws when it was not written. */
+export function readE2eResults(dir: string): StepResult[] {
+  const s = readJson<E2eSummaryFile>(join(dir, 'summary.json'));
+  const rows: StepResult[] = [];
+  for (const suite of s.suites) {
+    if (suite.error) rows.push({ id: suite.suite, outcome: 'error', unexpected: true, message: suite.error });
+    for (const t of suite.tests) rows.push({ id: t.requirement ?? t.name, outcome: t.outcome, unexpected: t.outcome === 'fail', ...(t.message ? { message: t.message } : {}) });
+  }
+  for (const e of s.errors ?? []) rows.push({ id: 'e2e', outcome: 'error', unexpected: true, message: e });
+  return rows;
 }
