@@ -39,6 +39,13 @@ describe('qkd-harness conformance', () => {
     expect(summary.results.length).toBeGreaterThan(40);
     expect(summary.results.filter((x) => x.outcome === 'fail' || x.outcome === 'error')).toEqual([]);
     expect(r.stdout).toMatch(/qkd014\/5\.4\/1\s+MUST\s+pass/);
+    // Coverage: outcomes per clause, and the status codes each endpoint produced against those defined.
+    expect(summary.coverage!.clauses.find((c) => c.clause === 'qkd014/5.4')!.counts.pass).toBeGreaterThan(5);
+    const postEnc = summary.coverage!.endpoints.find((e) => e.endpoint === 'POST enc_keys')!;
+    expect(postEnc).toMatchObject({ defined: true, undefinedSeen: [] });
+    expect(postEnc.seen['200']).toBeGreaterThan(10);
+    expect(postEnc.seen['400']).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/status codes by endpoint \(defined by clause 5: 200, 400, 401, 503\):\n\s+GET status\s+200×\d+/);
     expect(existsSync(join(reports, 'junit.xml'))).toBe(true);
     expect(readdirSync(join(reports, 'allure-results')).some((f) => f.endsWith('-result.json'))).toBe(true);
     const report = await run(['report', '--reports', reports]);
@@ -82,6 +89,10 @@ describe('qkd-harness conformance', () => {
     const reports = mkdtempSync(join(tmpdir(), 'qkd-reports-'));
     const r = await run(['conformance', '--target', mock.profile, '--grep', 'qkd014/5.4', '--reports', reports]);
     expect(r.code, r.stdout + r.stderr).toBe(0); // a warn needs no expectations file
+    // The coverage shows the codes the standard does not define.
+    const summary = JSON.parse(readFileSync(join(reports, 'summary.json'), 'utf8')) as Summary;
+    expect(summary.coverage!.endpoints.find((e) => e.endpoint === 'POST dec_keys')!.undefinedSeen).toContain(404);
+    expect(r.stdout).toMatch(/POST dec_keys .*\(.*not defined: 404/);
     const warned = allureResults(reports).filter((x) => label(x, 'outcome') === 'warn');
     expect(warned.length).toBeGreaterThan(0);
     for (const w of warned) {

@@ -6,7 +6,7 @@ import { KmeTransportError } from '../kme/errors.ts';
 import { loadExpectations } from '../conformance/expectations.ts';
 import { loadCatalogue } from '../conformance/catalogue.ts';
 import { runConformance } from '../conformance/run.ts';
-import { formatTable } from '../conformance/summary.ts';
+import { coverageText, formatTable } from '../conformance/summary.ts';
 import { CannotRunError, EXIT, UsageError } from './exit.ts';
 
 interface Options {
@@ -52,6 +52,7 @@ export async function conformance(o: Options): Promise<number> {
   if (expectations) loadExpectations(expectations); // exit 2 on a bad file, before anything runs
   const { summary, harnessErrors } = await runConformance({ target: o.target, targetName, profile, grep: o.grep, expectations: o.expectations, reports: o.reports });
   process.stdout.write(formatTable(summary, process.stdout.columns || 120) + '\n');
+  if (summary.coverage) process.stdout.write(coverageText(summary.coverage) + '\n');
   for (const stale of summary.results.filter((r) => r.stale)) process.stdout.write(`note: ${stale.id} was expected as ${stale.expected} and is now ${stale.outcome}: update the expectations\n`);
   if (harnessErrors.length) {
     process.stderr.write(harnessErrors.map((e) => `qkd-harness: ${e}`).join('\n') + '\n');

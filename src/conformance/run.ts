@@ -7,7 +7,8 @@ import type { TestSpecification } from 'vitest/node';
 import { propertySeed } from '../report/seed.ts';
 import { reportersFor } from '../report/reporters.ts';
 import { ENV } from './target.ts';
-import { sortRows, type ResultRow, type Summary } from './summary.ts';
+import { clauseCoverage, sortRows, type ResultRow, type Summary } from './summary.ts';
+import { exchangeCoverage } from '../kme/exchange-log.ts';
 import type { ProfileName } from './verdict.ts';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -40,6 +41,8 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
   // (src/report/fresh-results.ts) when vitest starts.
   const stallsFile = join(reports, 'conformance-stalls.jsonl'); // the run budget's shared record (src/kme/run-budget.ts)
   rmSync(stallsFile, { force: true });
+  const exchangesFile = join(reports, 'exchanges.jsonl'); // status codes per endpoint (src/kme/exchange-log.ts)
+  rmSync(exchangesFile, { force: true });
   const env: Record<string, string | undefined> = {
     [ENV.target]: o.target ? resolve(o.target) : undefined,
     [ENV.strict]: o.profile === 'strict' ? '1' : '0',
@@ -49,6 +52,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     [ENV.keyIds]: keyIdsFile,
     [ENV.runStarted]: String(Date.now()),
     [ENV.stalls]: stallsFile,
+    [ENV.exchanges]: exchangesFile,
     QKD_REPORTS_DIR: reports,
   };
   for (const [k, v] of Object.entries(env)) {
@@ -104,8 +108,10 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     seed: propertySeed(),
     started,
     finished: new Date().toISOString(),
+    coverage: { clauses: clauseCoverage(rows), endpoints: exchangeCoverage(exchangesFile) },
     results: sortRows(rows).map(({ id, level, implied, outcome, message, expected, unexpected, stale, evidence, durationMs }) => ({ id, level, ...(implied ? { implied } : {}), outcome, message, ...(expected ? { expected } : {}), unexpected, stale, ...(evidence ? { evidence } : {}), ...(durationMs !== undefined ? { durationMs } : {}) })),
   };
+  rmSync(exchangesFile, { force: true });
   writeFileSync(join(reports, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { summary, harnessErrors };
 }

@@ -1,5 +1,6 @@
 // summary.json and the table printed at the end of a run. Messages and evidence are already free of
 // key material (checks print fingerprints; evidence bodies are redacted).
+import { coverageLines, type EndpointCoverage } from '../kme/exchange-log.ts';
 import type { Level } from './catalogue.ts';
 import type { Evidence } from './evidence.ts';
 import type { Outcome, ProfileName } from './verdict.ts';
@@ -25,6 +26,35 @@ export interface Summary {
   started: string;
   finished: string;
   results: ResultRow[];
+  /** What the run exercised: outcomes per clause, and the status codes each endpoint produced. */
+  coverage?: Coverage;
+}
+
+export interface Coverage {
+  clauses: Array<{ clause: string; counts: Record<Outcome, number> }>;
+  endpoints: EndpointCoverage[];
+}
+
+const OUTCOMES: Outcome[] = ['pass', 'fail', 'warn', 'info', 'skip', 'error'];
+
+/** Outcomes counted per clause (qkd014/5.2/3 → qkd014/5.2), in the standard's order. */
+export function clauseCoverage(rows: Array<{ id: string; outcome: Outcome }>): Coverage['clauses'] {
+  const by = new Map<string, Record<Outcome, number>>();
+  for (const r of rows) {
+    const clause = r.id.split('/').slice(0, 2).join('/');
+    const counts = by.get(clause) ?? (Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>);
+    counts[r.outcome]++;
+    by.set(clause, counts);
+  }
+  return [...by.entries()].sort(([a], [b]) => compareIds(`${a}/0`, `${b}/0`)).map(([clause, counts]) => ({ clause, counts }));
+}
+
+/** The coverage as lines for the terminal: outcomes per clause, then status codes per endpoint. */
+export function coverageText(c: Coverage): string {
+  const width = Math.max(...c.clauses.map((x) => x.clause.length), 6);
+  const head = `${'clause'.padEnd(width)}  ${OUTCOMES.map((o) => o.padStart(5)).join(' ')}`;
+  const rows = c.clauses.map((x) => `${x.clause.padEnd(width)}  ${OUTCOMES.map((o) => String(x.counts[o] || '·').padStart(5)).join(' ')}`);
+  return ['coverage:', head, ...rows, ...coverageLines(c.endpoints)].join('\n');
 }
 
 /** Orders IDs like the standard: qkd014/5/1 < qkd014/5.2/1 < qkd014/5.10/1 < qkd014/6/1. */

@@ -1,6 +1,7 @@
 // Opening the target a suite runs against: a profile named by QKD_TARGET, or the embedded mock KME pair.
 import { loadTargetProfile } from '../target/load.ts';
 import { configureRunBudget } from '../kme/run-budget.ts';
+import { configureExchangeLog } from '../kme/exchange-log.ts';
 import { targetFromProfile, type Target } from './context.ts';
 
 export const ENV = {
@@ -13,9 +14,11 @@ export const ENV = {
   deviations: 'QKD_MOCK_DEVIATIONS', // comma-separated deviations for the embedded mock
   runStarted: 'QKD_RUN_STARTED', // epoch ms the conformance run started: its run_budget_s counts from here
   stalls: 'QKD_RUN_STALLS', // JSON-lines file of stalled endpoints shared by the run's processes
+  exchanges: 'QKD_EXCHANGES_FILE', // JSON-lines file of every exchange's method, endpoint and status (no bodies)
 } as const;
 
 export async function openTarget(env: NodeJS.ProcessEnv = process.env): Promise<Target> {
+  configureExchangeLog(env[ENV.exchanges]);
   const file = env[ENV.target];
   if (file) {
     const profile = loadTargetProfile(file, env);

@@ -3,7 +3,8 @@
 import { request } from 'undici';
 import { afterResponseHead, classifyTransportError, KmeTransportError } from './errors.ts';
 import type { SaeIdentity } from './identity.ts';
-import { admitRequest, noteStall } from './run-budget.ts';
+import { admitRequest, endpointOf, noteStall } from './run-budget.ts';
+import { noteExchange } from './exchange-log.ts';
 
 export interface RawRequest {
   method: string;
@@ -68,6 +69,7 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
   }, deadline);
   const started = performance.now();
   let head: number | undefined;
+  let failureKind: string | undefined;
   let headHeaders: Record<string, string> = {};
   const chunks: Buffer[] = [];
   const answer = (body: Buffer): RawResponse => ({
@@ -123,17 +125,22 @@ export async function exchange(identity: SaeIdentity, baseUrl: string, req: RawR
     chunks.length = 0; // the closures of `answer` keep this scope alive with the response: not the body twice
     return answer(body);
   } catch (err) {
-    if (timedOut) {
-      noteStall(identity, url, where, deadline);
-      const late = new KmeTransportError('deadline', `${where}: no complete answer within the deadline of ${deadline} ms`);
-      throw head === undefined ? late : afterHead(late);
-    }
-    const classified = classifyTransportError(err, where);
-    if (head !== undefined) throw afterHead(classified);
-    const local = classified.kind === 'connection-reset' || classified.kind === 'client-cert-rejected' ? identity.clientCertProblem() : undefined;
-    if (local) throw new KmeTransportError(local.kind, `${where}: the KME closed the connection during or after the handshake; likely cause: ${local.text}`, classified.code);
-    throw classified;
+    const failure = ((): KmeTransportError => {
+      if (timedOut) {
+        noteStall(identity, url, where, deadline);
+        const late = new KmeTransportError('deadline', `${where}: no complete answer within the deadline of ${deadline} ms`);
+        return head === undefined ? late : afterHead(late);
+      }
+      const classified = classifyTransportError(err, where);
+      if (head !== undefined) return afterHead(classified);
+      const local = classified.kind === 'connection-reset' || classified.kind === 'client-cert-rejected' ? identity.clientCertProblem() : undefined;
+      return local ? new KmeTransportError(local.kind, `${where}: the KME closed the connection during or after the handshake; likely cause: ${local.text}`, classified.code) : classified;
+    })();
+    failureKind = failure.kind;
+    throw failure;
   } finally {
     clearTimeout(timer);
+    // A head counts as the status the target produced, whatever happened to the body after it.
+    noteExchange({ method: req.method, endpoint: endpointOf(url), ...(head !== undefined ? { status: head } : { failure: failureKind ?? 'unknown' }) });
   }
 }

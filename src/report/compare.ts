@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { escapeUTF8 } from 'entities';
+import { compareIds } from '../conformance/summary.ts';
 import { readConformanceResults, readE2eResults, readPskResults, type StepResult } from '../run/steps.ts';
 
 export type Outcome = StepResult['outcome'];
@@ -77,11 +78,8 @@ export function loadColumns(dirs: string[]): Column[] {
   });
 }
 
-/** Requirement IDs in catalogue order (qkd014/5.2/10 after qkd014/5.2/9), then everything else by name. */
-const byId = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
-
 export function buildMatrix(columns: Column[]): Matrix {
-  const ids = [...new Set(columns.flatMap((c) => [...c.results.keys()]))].sort(byId);
+  const ids = [...new Set(columns.flatMap((c) => [...c.results.keys()]))].sort(compareIds);
   const rows = ids.map((id) => {
     const outcomes = columns.map((c) => c.results.get(id)?.outcome);
     return { id, outcomes, messages: columns.map((c) => c.results.get(id)?.message), differs: new Set(outcomes).size > 1 };
