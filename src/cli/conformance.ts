@@ -7,6 +7,7 @@ import { loadExpectations } from '../conformance/expectations.ts';
 import { loadCatalogue } from '../conformance/catalogue.ts';
 import { runConformance } from '../conformance/run.ts';
 import { coverageText, formatTable } from '../conformance/summary.ts';
+import { parseShard } from '../run/shard.ts';
 import { CannotRunError, EXIT, UsageError } from './exit.ts';
 
 interface Options {
@@ -14,6 +15,7 @@ interface Options {
   strict?: boolean;
   grep?: string;
   expectations?: string;
+  shard?: string;
   reports: string;
 }
 
@@ -39,6 +41,7 @@ async function preflight(profile: LoadedProfile): Promise<void> {
 export async function conformance(o: Options): Promise<number> {
   if (o.grep && !/^[a-z0-9]+(\/[0-9.]*)*$/.test(o.grep)) throw new UsageError(`--grep takes a requirement ID prefix such as qkd014/5.3, not "${o.grep}"`);
   if (o.grep && !loadCatalogue('etsi014').some((r) => r.id.startsWith(o.grep!))) throw new UsageError(`--grep ${o.grep} matches no requirement of the ETSI 014 catalogue (qkd-harness list shows them)`);
+  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
   let targetName = 'embedded mock KME pair';
   let profile: 'strict' | 'lenient' = o.strict ? 'strict' : 'lenient';
   let expectations = o.expectations;
@@ -50,7 +53,7 @@ export async function conformance(o: Options): Promise<number> {
     await preflight(p);
   }
   if (expectations) loadExpectations(expectations); // exit 2 on a bad file, before anything runs
-  const { summary, harnessErrors } = await runConformance({ target: o.target, targetName, profile, grep: o.grep, expectations: o.expectations, reports: o.reports });
+  const { summary, harnessErrors } = await runConformance({ target: o.target, targetName, profile, grep: o.grep, expectations: o.expectations, reports: o.reports, ...(shard ? { shard } : {}) });
   process.stdout.write(formatTable(summary, process.stdout.columns || 120) + '\n');
   if (summary.coverage) process.stdout.write(coverageText(summary.coverage) + '\n');
   for (const stale of summary.results.filter((r) => r.stale)) process.stdout.write(`note: ${stale.id} was expected as ${stale.expected} and is now ${stale.outcome}: update the expectations\n`);
@@ -74,6 +77,7 @@ export function register(program: Command): void {
     .option('--strict', 'strict profile: exact messages and status codes, SHOULDs count')
     .option('--grep <prefix>', 'only requirements whose ID starts with this prefix, e.g. qkd014/5.4')
     .option('--expectations <file>', 'expected outcomes for this implementation (fixtures/expectations/<name>.yaml)')
+    .option('--shard <i/n>', 'one of n slices of the suite files (merge the slices with report --merge)')
     .option('--reports <dir>', 'where summary.json, junit.xml and allure-results go', 'reports')
     .action(async (o: Options) => {
       process.exitCode = await conformance(o);

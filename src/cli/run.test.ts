@@ -1,39 +1,15 @@
 // `qkd-harness run`, the main job, as a user runs it (--quick: without the lab, whose suites have their
 // own tests): the steps, the closing table, one report built from every step, summary.json, exit codes.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MainJobSummary } from '../run/main-job.ts';
+import { runCli as run, startMockCli, stopCliChildren } from '../testing/cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'qkd-harness.js');
 const RUN_TIMEOUT_MS = 600_000;
-const children: ChildProcess[] = [];
 const dirs: string[] = [];
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined } });
-    children.push(p);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function startMock(args: string[]): Promise<string> {
-  const p = spawn(process.execPath, [BIN, 'mock', '--quiet', ...args], { env: { ...process.env, VITEST: undefined } });
-  children.push(p);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: p.stdout }).once('line', resolve);
-    p.once('exit', (code) => reject(new Error(`mock exited with ${code}`)));
-  });
-  return (JSON.parse(line) as { profile: string }).profile;
-}
+const startMock = async (args: string[]): Promise<string> => (await startMockCli(['--quiet', ...args])).profile;
 
 const reportsDir = (): string => {
   const d = mkdtempSync(join(tmpdir(), 'qkd-run-'));
@@ -42,9 +18,22 @@ const reportsDir = (): string => {
 };
 
 afterAll(() => {
-  for (const c of children) c.kill('SIGTERM');
+  stopCliChildren();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** (requirement or test name, outcome) of every Allure result of a reports directory. */
+function judged(reports: string): string[] {
+  const dir = join(reports, 'allure-results');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('-result.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { name: string; status: string; labels: Array<{ name: string; value: string }> })
+    .map((r) => `${r.labels.find((l) => l.name === 'requirement')?.value ?? r.name} → ${r.labels.find((l) => l.name === 'outcome')?.value ?? r.status}`)
+    .sort();
+}
+
+/** The reports of the unsplit --quick run of the first test (the shard test makes its own when that one failed). */
+let unsplit: string | undefined;
 
 describe('qkd-harness run', () => {
   it('--quick: conformance and PSK pass against the embedded default, the lab step says why it is skipped, one report from both (exit 0)', async () => {
@@ -62,6 +51,29 @@ describe('qkd-harness run', () => {
     expect(summary.report).toBe(join(reports, 'allure-report', 'index.html'));
     expect(r.stdout).toContain(`report: ${summary.report}`);
     expect(readFileSync(summary.report!, 'utf8')).toMatch(/<html/i);
+    unsplit = reports;
+  }, RUN_TIMEOUT_MS);
+
+  it('--shard 1/2 and 2/2, merged with report --merge, judge the same (requirement, outcome) set as the unsplit run', async () => {
+    if (!unsplit) {
+      unsplit = reportsDir();
+      await run(['run', '--quick', '--reports', unsplit]);
+    }
+    const shards = [reportsDir(), reportsDir()];
+    for (const [i, dir] of shards.entries()) {
+      const r = await run(['run', '--quick', '--shard', `${i + 1}/2`, '--reports', dir]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as MainJobSummary;
+      expect(s.shard).toBe(`${i + 1}/2`);
+      // Each shard judged a part, not the whole and not nothing.
+      expect(s.steps[0]!.counts.pass).toBeGreaterThan(0);
+      expect(judged(dir).length).toBeLessThan(judged(unsplit).length);
+    }
+    const merged = reportsDir();
+    const m = await run(['report', '--merge', ...shards, '--reports', merged]);
+    expect(m.code, m.stderr).toBe(0);
+    expect(judged(merged)).toEqual(judged(unsplit));
+    expect((await run(['run', '--shard', '3/2', '--reports', reportsDir()])).stderr).toMatch(/--shard 3\/2: the index must be between 1 and the count/);
   }, RUN_TIMEOUT_MS);
 
   it('--target with a deviating KMS: the table lists each unexpected outcome with its requirement ID (exit 1), and the report is still built', async () => {

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatMainJob, mainJob, mainJobExit } from '../run/main-job.ts';
+import { parseShard } from '../run/shard.ts';
 import { UsageError } from './exit.ts';
 import { buildReport } from './report.ts';
 
@@ -11,6 +12,7 @@ interface RunOptions {
   target?: string;
   quick?: boolean;
   verbose?: boolean;
+  shard?: string;
   reports: string;
 }
 
@@ -21,13 +23,15 @@ export function register(program: Command): void {
     .option('--target <file>', 'a real deployment: conformance against its KMEs, the end-to-end suites against its sites')
     .option('--quick', 'skip the lab / sites step (about a minute)')
     .option('--verbose', "show each step's own output as it comes")
+    .option('--shard <i/n>', 'one of n slices of each step (CI jobs on several machines; merge with report --merge)')
     .option('--reports <dir>', 'where summary.json, each step\'s results and the HTML report go', 'reports')
     .action(async (o: RunOptions) => {
       if (o.target && !existsSync(o.target)) throw new UsageError(`--target ${o.target}: no such file`);
+      const shard = o.shard === undefined ? undefined : parseShard(o.shard);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
-      const summary = await mainJob({ target: o.target, quick: o.quick, verbose: o.verbose, reports: o.reports, signal: abort.signal }, (dir) => buildReport(dir));
+      const summary = await mainJob({ target: o.target, quick: o.quick, verbose: o.verbose, reports: o.reports, signal: abort.signal, ...(shard ? { shard } : {}) }, (dir) => buildReport(dir));
       process.stdout.write(formatMainJob(summary, o.reports) + '\n');
       const reason = abort.signal.reason as NodeJS.Signals | undefined;
       process.exitCode = reason ? ({ SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as Record<string, number>)[reason] ?? 130 : mainJobExit(summary);

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestSpecification } from 'vitest/node';
 import { propertySeed } from '../report/seed.ts';
+import { shardText, type Shard } from '../run/shard.ts';
 import { reportersFor } from '../report/reporters.ts';
 import { ENV } from './target.ts';
 import { clauseCoverage, sortRows, type ResultRow, type Summary } from './summary.ts';
@@ -22,6 +23,8 @@ export interface ConformanceOptions {
   grep?: string;
   expectations?: string;
   reports: string;
+  /** One slice of the suite files (vitest --shard). */
+  shard?: Shard;
 }
 
 export interface ConformanceRun {
@@ -75,6 +78,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     watch: false,
     run: true,
     reporters: reportersFor(reports),
+    ...(o.shard ? { shard: shardText(o.shard) } : {}),
     // One worker process runs its files one after another without a fresh module graph per file: half
     // the wall time of a run (each file's import took about a second), and no state is module-wide
     // except what the run shares on purpose (the stall record of src/kme/run-budget.ts).

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { labUnavailable } from '../lab/prerequisites.ts';
 import { mergeAllureResults } from '../report/merge-results.ts';
 import { redactText } from '../secrets/redact.ts';
-import { conformanceStep, e2eStep, pskStep, type StepPlan, type StepResult } from './steps.ts';
+import { conformanceStep, e2eStep, MAIN_E2E_SUITES, pskStep, type StepPlan, type StepResult } from './steps.ts';
+import { dealt, shardText, type Shard } from './shard.ts';
 import { progress } from './progress.ts';
 
 export interface MainJobOptions {
@@ -22,6 +23,8 @@ export interface MainJobOptions {
   /** Show each step's own output (redacted) as it comes. */
   verbose?: boolean;
   signal?: AbortSignal;
+  /** One slice of the job (src/run/shard.ts); the shards' reports merge with `report --merge`. */
+  shard?: Shard;
 }
 
 export type StepOutcome = 'ran' | 'skipped' | 'failed-to-run';
@@ -41,6 +44,8 @@ export interface StepSummary {
 export interface MainJobSummary {
   run: 'run';
   target: string;
+  /** `i/n` when the job ran one shard. */
+  shard?: string;
   started: string;
   finished: string;
   steps: StepSummary[];
@@ -109,12 +114,18 @@ export async function mainJob(o: MainJobOptions, buildReport: (dir: string) => P
   for (const f of ['summary.json', 'allure-results', 'conformance', 'psk', 'e2e']) rmSync(join(reports, f), { recursive: true, force: true });
   const out = o.out ?? process.stdout;
   const started = new Date();
-  const plans = [conformanceStep(join(reports, 'conformance'), o.target), pskStep(join(reports, 'psk')), e2eStep(join(reports, 'e2e'), o.target)];
+  const plans = [conformanceStep(join(reports, 'conformance'), o.target, o.shard), pskStep(join(reports, 'psk'), o.shard), e2eStep(join(reports, 'e2e'), o.target, o.shard)];
   const steps: StepSummary[] = [];
   const p = progress(out, { verbose: o.verbose === true });
   for (const [i, plan] of plans.entries()) {
     const head = `[${i + 1}/${plans.length}] ${plan.title}`;
     const whyNot = plan.name === 'e2e' ? e2eWhyNot(o) : undefined;
+    // A shard past the number of end-to-end suites has none of them.
+    if (!whyNot && plan.name === 'e2e' && o.shard && !dealt(MAIN_E2E_SUITES, o.shard).length) {
+      p.line(`${head}: skipped (no end-to-end suite falls to shard ${shardText(o.shard)})`);
+      steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: `no suite in shard ${shardText(o.shard)}`, durationS: 0, counts: zero(), unexpected: [] });
+      continue;
+    }
     if (o.signal?.aborted) {
       steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: 'interrupted', durationS: 0, counts: zero(), unexpected: [] });
       continue;
@@ -144,7 +155,7 @@ export async function mainJob(o: MainJobOptions, buildReport: (dir: string) => P
     task.end(s.status === 'ran' && code === 0 ? 'ok' : 'fail', `${head}: ${s.status === 'ran' ? countsText(s.counts) : `could not run: ${s.why}`} (${durationS} s)`);
     steps.push(s);
   }
-  const summary: MainJobSummary = { run: 'run', target: o.target ?? 'embedded default (mock KME pair, lab)', started: started.toISOString(), finished: '', steps };
+  const summary: MainJobSummary = { run: 'run', target: o.target ?? 'embedded default (mock KME pair, lab)', ...(o.shard ? { shard: shardText(o.shard) } : {}), started: started.toISOString(), finished: '', steps };
   // The report comes from whatever ran: a failing run needs it most.
   mergeAllureResults(reports, plans.map((p) => p.reports));
   try {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lab/node.ts';
+import { dealt, shardText, type Shard } from './shard.ts';
 
 /** One requirement's outcome as a step reports it. */
 export interface StepResult {
@@ -44,11 +45,13 @@ function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
-export function conformanceStep(reports: string, target: string | undefined): StepPlan {
+const shardArgs = (shard: Shard | undefined): string[] => (shard ? ['--shard', shardText(shard)] : []);
+
+export function conformanceStep(reports: string, target: string | undefined, shard?: Shard): StepPlan {
   return {
     name: 'conformance',
     title: target ? `ETSI 014 conformance (${target})` : 'ETSI 014 conformance (strict, embedded mock KME pair)',
-    argv: [process.execPath, BIN, 'conformance', ...(target ? ['--target', target] : ['--strict']), '--reports', reports],
+    argv: [process.execPath, BIN, 'conformance', ...(target ? ['--target', target] : ['--strict']), ...shardArgs(shard), '--reports', reports],
     reports,
     estimateS: 45,
     deadlineS: 1800,
@@ -68,12 +71,12 @@ interface VitestJson {
 /** Requirement ID a test name starts with (psk/9, wg/1, qkd014/5.2/1), else the name. */
 const idOf = (title: string): string => /^([a-z0-9]+\/[0-9][0-9.]*(?:\/\d+)?)\s/.exec(title)?.[1] ?? title;
 
-export function pskStep(reports: string): StepPlan {
+export function pskStep(reports: string, shard?: Shard): StepPlan {
   const json = join(reports, 'vitest.json');
   return {
     name: 'psk',
     title: 'PSK derivation (Arnika compatibility, properties, vectors)',
-    argv: [process.execPath, VITEST, 'run', join(REPO_ROOT, 'suites', 'psk'), '--root', REPO_ROOT, '--config', join(REPO_ROOT, 'vitest.commands.config.ts'), '--reporter=default', '--reporter=json', '--outputFile.json', json],
+    argv: [process.execPath, VITEST, 'run', join(REPO_ROOT, 'suites', 'psk'), '--root', REPO_ROOT, '--config', join(REPO_ROOT, 'vitest.commands.config.ts'), ...shardArgs(shard), '--reporter=default', '--reporter=json', '--outputFile.json', json],
     env: { QKD_REPORTS_DIR: reports },
     reports,
     estimateS: 45,
@@ -101,11 +104,12 @@ interface E2eSummaryFile {
   errors?: string[];
 }
 
-export function e2eStep(reports: string, target: string | undefined): StepPlan {
+export function e2eStep(reports: string, target: string | undefined, shard?: Shard): StepPlan {
+  const suites = shard ? dealt(MAIN_E2E_SUITES, shard) : MAIN_E2E_SUITES;
   return {
     name: 'e2e',
     title: target ? `WireGuard and HSM end to end (${target})` : 'WireGuard and HSM end to end (two-site lab)',
-    argv: [process.execPath, BIN, 'e2e', ...(target ? ['--target', target] : ['--lab']), ...MAIN_E2E_SUITES.flatMap((s) => ['--suite', s]), '--reports', reports],
+    argv: [process.execPath, BIN, 'e2e', ...(target ? ['--target', target] : ['--lab']), ...suites.flatMap((s) => ['--suite', s]), '--reports', reports],
     reports,
     // Three labs one after another, each with its rotations observed.
     estimateS: 240,

@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { test } from '@fast-check/vitest';
 import { decodeBase64Strict, encodeBase64, PskInputError } from '../../src/psk/index.ts';
-import { keyBytes, same } from './helpers.ts';
+import { keyBytes, labelPskRequirements, same } from './helpers.ts';
+
+labelPskRequirements();
 
 describe('strict base64', () => {
   test.prop([keyBytes(0, 100)])('psk/19 canonical padded standard base64 round-trips for any length', (k) =>

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadVectors, leaksKey, root } from './helpers.ts';
+import { labelPskRequirements, leaksKey, loadVectors, root } from './helpers.ts';
+
+labelPskRequirements();
 
 interface PskCase { name: string; mode: string; qkd: string | null; pqc: string | null; psk: string; pqc_file?: string }
 const cases = loadVectors<PskCase>('psk.json').cases;

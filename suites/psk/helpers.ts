@@ -1,8 +1,23 @@
 // Shared by the PSK suites: vector loading, byte comparison and key arbitraries that print as
 // fingerprints, so neither assertion failures nor fast-check counterexamples show key material.
 import { readFileSync } from 'node:fs';
+import * as allure from 'allure-js-commons';
 import fc from 'fast-check';
+import { beforeEach } from 'vitest';
+import { labelRequirement } from '../../src/report/allure-requirement.ts';
 import { fingerprint } from '../../src/secrets/fingerprint.ts';
+
+/**
+ * Labels every test of the calling file whose title starts with a psk/<n> ID as that requirement in
+ * Allure (epic, feature = its describe block, story, Allure ID, severity), as the other suites' results
+ * are. Call once at the top of the file.
+ */
+export function labelPskRequirements(): void {
+  beforeEach(async ({ task }) => {
+    const id = /^(psk\/\d+)\s/.exec(task.name)?.[1];
+    if (id) await labelRequirement(allure, id, task.suite?.name ?? 'PSK derivation');
+  });
+}
 
 export const root = new URL('../../', import.meta.url);
 

@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeBase64Strict, derivePsk, deriveQkdOnly, encodeBase64, parsePqcKeyFile, PskInputError } from '../../src/psk/index.ts';
-import { key32, keyBytes, leaksKey } from './helpers.ts';
+import { key32, keyBytes, labelPskRequirements, leaksKey } from './helpers.ts';
+
+labelPskRequirements();
 
 function messageOf(run: () => unknown): string {
   try {

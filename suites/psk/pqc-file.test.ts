@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBase64Strict, derivePsk, encodeBase64, parsePqcKeyFile, PskInputError, readPqcKeyFile } from '../../src/psk/index.ts';
-import { differ, leaksKey, loadVectors, same } from './helpers.ts';
+import { differ, labelPskRequirements, leaksKey, loadVectors, same } from './helpers.ts';
+
+labelPskRequirements();
 
 const dir = mkdtempSync(join(tmpdir(), 'qkd-harness-psk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,6 +6,9 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { deriveHybrid, derivePqcOnly, hkdfSha3 } from '../../src/psk/index.ts';
 import { properties, real, type Derivation } from './predicates.ts';
+import { labelPskRequirements } from './helpers.ts';
+
+labelPskRequirements();
 
 const concat = (a: Uint8Array, b: Uint8Array) => new Uint8Array([...a, ...b]);
 const sorted = (a: Uint8Array, b: Uint8Array) => (Buffer.compare(a, b) <= 0 ? [a, b] : [b, a]) as [Uint8Array, Uint8Array];

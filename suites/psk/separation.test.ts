@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
 import { decodeBase64Strict, deriveHybrid, derivePqcOnly, hybridIkm, PskInputError, splitHybridIkm } from '../../src/psk/index.ts';
-import { differ, key32, keyBytes, loadVectors, same } from './helpers.ts';
+import { differ, key32, keyBytes, labelPskRequirements, loadVectors, same } from './helpers.ts';
 import { properties, real } from './predicates.ts';
+
+labelPskRequirements();
 
 interface PskCase { name: string; qkd: string | null; pqc: string | null; psk_hex: string }
 const cases = loadVectors<PskCase>('psk.json').cases;

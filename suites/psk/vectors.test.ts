@@ -4,7 +4,9 @@ import { expand, extract, hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';
 import { decodeBase64Strict, derivePsk, hkdfSha3, type PskMode } from '../../src/psk/index.ts';
-import { differ, hex, loadVectors, same } from './helpers.ts';
+import { differ, hex, labelPskRequirements, loadVectors, same } from './helpers.ts';
+
+labelPskRequirements();
 
 interface HkdfCase { name: string; ikm: string; salt?: string; info?: string; length: number; prk: string; okm: string }
 interface PskCase {

@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprint, fingerprintBase64 } from '../../src/secrets/fingerprint.ts';
 import { encodeBase64, expectedPsk, pskFingerprint, PskInputError, verifyInstalledPsk } from '../../src/psk/index.ts';
-import { leaksKey } from './helpers.ts';
+import { labelPskRequirements, leaksKey } from './helpers.ts';
+
+labelPskRequirements();
 
 const bytes = (seed: number) => Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + seed) & 0xff); // test-only keys
 const kms = bytes(1);
