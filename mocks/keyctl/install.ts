@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { signalGroup } from '../../src/lab/process.ts';
 import { viaPipe } from '../../src/lab/wireguard.ts';
+import { escrowKey } from '../../src/secrets/escrow.ts';
 
 export class InstallError extends Error {
   override name = 'InstallError';
@@ -11,6 +12,7 @@ export class InstallError extends Error {
 
 /** Installs `pskBase64` (44 characters of base64) as the peer's PSK; rejects with InstallError (no key in the text) on failure or after `timeoutMs`. */
 export async function installPsk(wg: string, iface: string, peerPublicKey: string, pskBase64: string, timeoutMs = 5_000): Promise<void> {
+  escrowKey(pskBase64); // test-only (src/secrets/escrow.ts)
   const [cmd, ...args] = viaPipe(['set', iface, 'peer', peerPublicKey, 'preshared-key', '/dev/stdin'], wg);
   await runUnderDeadline(cmd!, args, { wg, what: `wg set ${iface} … preshared-key`, input: `${pskBase64}\n`, timeoutMs });
 }

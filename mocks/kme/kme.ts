@@ -23,6 +23,7 @@ import { printable, requestLine, silentLog, type LogSink } from './request-log.t
 import { render, writeAnswer, type Answer, type DeliveredKey } from './respond.ts';
 import { route, type Operation } from './router.ts';
 import { KmeServer } from './server.ts';
+import { escrowKey } from '../../src/secrets/escrow.ts';
 
 export interface MockKmeOptions {
   name: KmeName;
@@ -163,6 +164,7 @@ export class MockKme {
     }
     const keys = answer instanceof KmeError || !('keys' in answer) ? undefined : answer.keys;
     if (this.o.onDeliver && keys) this.o.onDeliver(this.kmeId, keys);
+    for (const k of keys ?? []) escrowKey(k.key); // test-only (src/secrets/escrow.ts)
     try {
       const stall = op === 'enc_keys' || op === 'dec_keys' ? STALLS.find((d) => this.o.deviations.has(d)) : undefined;
       if (stall) {

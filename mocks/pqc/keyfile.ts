@@ -2,6 +2,7 @@
 // written truncate-then-write — deliberately not atomic, so readers can see an empty or half file.
 import { chmodSync, closeSync, openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { escrowKey } from '../../src/secrets/escrow.ts';
 
 export function encodeKeyFile(key: Uint8Array): string {
   if (key.length !== 32) throw new Error(`a Rosenpass key has 32 bytes, not ${key.length}`);
@@ -13,6 +14,7 @@ export function encodeKeyFile(key: Uint8Array): string {
  * for that long (the half-written-pqc fault): a reader in that window sees a truncated key.
  */
 export async function writeKeyFile(path: string, key: Uint8Array, pauseAfterHalfMs = 0): Promise<void> {
+  escrowKey(key); // test-only (src/secrets/escrow.ts)
   const text = encodeKeyFile(key);
   const fd = openSync(path, 'w', 0o600); // O_TRUNC first: from here on a reader sees a short file
   try {

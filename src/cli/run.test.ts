@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MainJobSummary } from '../run/main-job.ts';
+import { scanForKeys } from '../report/leak-scan.ts';
+import { ESCROW_ENV, readEscrow } from '../secrets/escrow.ts';
 import { runCli as run, startMockCli, stopCliChildren } from '../testing/cli.ts';
 
 const RUN_TIMEOUT_MS = 600_000;
@@ -36,9 +38,10 @@ function judged(reports: string): string[] {
 let unsplit: string | undefined;
 
 describe('qkd-harness run', () => {
-  it('--quick: conformance and PSK pass against the embedded default, the lab step says why it is skipped, one report from both (exit 0)', async () => {
+  it('--quick: conformance and PSK pass against the embedded default, the lab step says why it is skipped, one report from both (exit 0); no key of the run in anything it wrote', async () => {
     const reports = reportsDir();
-    const r = await run(['run', '--quick', '--reports', reports]);
+    const escrow = join(reportsDir(), 'escrow'); // outside the reports: the keys themselves
+    const r = await run(['run', '--quick', '--reports', reports], { [ESCROW_ENV]: escrow });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^conformance\s+ran\s+\d+\s+0\s+/m);
     expect(r.stdout).toMatch(/^psk\s+ran\s+\d+\s+0\s+/m);
@@ -51,6 +54,11 @@ describe('qkd-harness run', () => {
     expect(summary.report).toBe(join(reports, 'allure-report', 'index.html'));
     expect(r.stdout).toContain(`report: ${summary.report}`);
     expect(readFileSync(summary.report!, 'utf8')).toMatch(/<html/i);
+    // The secret scan of the whole run: every key the mock KMEs handed out, in base64, hex or raw, in any
+    // file under the reports directory (the HTML report included) or on the console.
+    const keys = readEscrow(escrow);
+    expect(keys.length, 'the scan needs the keys of the run').toBeGreaterThan(100);
+    expect([...scanForKeys(reports, keys), ...scanForKeys({ console: r.stdout + r.stderr }, keys)]).toEqual([]);
     unsplit = reports;
   }, RUN_TIMEOUT_MS);
 

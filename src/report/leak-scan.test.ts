@@ -33,7 +33,7 @@ const RUN_TIMEOUT_MS = 600_000;
 describe('secrets', () => {
   it('the scanner finds a key in any encoding (so a clean scan means something)', () => {
     const key = Buffer.alloc(32, 0xab);
-    for (const text of [key.toString('base64'), key.toString('base64url'), key.toString('hex'), `x${key.toString('base64').slice(0, -1)}x`]) {
+    for (const text of [key.toString('base64'), key.toString('base64url'), key.toString('hex'), `x${key.toString('base64').slice(0, -1)}x`, `raw:${key.toString('latin1')}`]) {
       expect(scanForKeys({ f: text }, [key])).toHaveLength(1);
     }
     expect(scanForKeys({ f: 'sha256:12345678' }, [key])).toHaveLength(0);
@@ -61,7 +61,8 @@ describe('secrets', () => {
 
   // A KME that names the key member otherwise (key_value), spells the container otherwise (Keys) or cuts
   // the container short: the evidence shows the bodies with every entry member but key_ID masked.
-  it.each([[['key-member-renamed']], [['key-member-renamed', 'keys-capitalised', 'truncated-json']]] as Array<[DeviationName[]]>)(
+  // (key-member-renamed alone is a part of the last: one run covers both.)
+  it.each([[['key-member-renamed', 'keys-capitalised', 'truncated-json']]] as Array<[DeviationName[]]>)(
     'no delivered key leaks from a KME with deviations %j',
     async (deviations) => {
       pair.setDeviations(deviations);

@@ -11,7 +11,7 @@ import { cleanupStale } from '../../src/lab/cleanup.ts';
 import { observeLab } from '../../src/lab/observe.ts';
 import type { SiteName } from '../../src/lab/names.ts';
 import { handshakeAndTraffic, pskAgreement, pskDerivation, recovery, rotationSkew, sameFreshInputs, type Verdict } from './checks.ts';
-import { agentGate, recordFigures, report, titled, type Observed } from './fixture.ts';
+import { agentGate, nightlyGate, recordFigures, report, titled, type Observed } from './fixture.ts';
 import { rotations } from '../../src/sites/timeline.ts';
 import type { E2eRun } from '../../src/sites/timeline.ts';
 
@@ -36,7 +36,8 @@ const SCENARIOS: Scenario[] = [
   { fault: 'stale-pqc', site: 'bob', spec: { fault: 'stale-pqc', fromS: 'signal', forS: 10 }, check: sameFreshInputs, transient: true, pqcTimeScale: 0.1 },
 ];
 
-const gate = agentGate(); // the faults are switches of our agent: not there under an external key control
+// The faults are switches of our agent (not there under an external key control); kill labs: nightly.
+const gate = nightlyGate(agentGate());
 const labs: Lab[] = [];
 const runs = new Map<string, Observed>();
 
