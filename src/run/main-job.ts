@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { labUnavailable } from '../lab/prerequisites.ts';
 import { mergeAllureResults } from '../report/merge-results.ts';
 import { redactText } from '../secrets/redact.ts';
@@ -64,10 +65,13 @@ function e2eWhyNot(o: MainJobOptions): string | undefined {
   return why ? `${why} — \`qkd-harness doctor\` lists what the lab needs (\`doctor --fix\` installs it as root)` : undefined;
 }
 
+const STEP_GUARD = fileURLToPath(new URL('./step-guard.mjs', import.meta.url));
+
 /** Runs one step's child; resolves with its exit code (null: killed at its deadline or by the signal). */
 function runChild(step: StepPlan, signal: AbortSignal | undefined, log: (line: string) => void): Promise<number | null> {
   return new Promise((done) => {
-    const child = spawn(step.argv[0]!, step.argv.slice(1), {
+    // Through the step guard: it ends the step's whole group should this job die without cleaning up.
+    const child = spawn(process.execPath, [STEP_GUARD, String(process.pid), ...step.argv], {
       env: { ...process.env, ...step.env, VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group: stopping it stops what it started (mock KMEs, labs)
