@@ -23,7 +23,8 @@ export async function buildReport(reportsDir: string, name = 'qkd-harness', envi
   const results = join(dir, 'allure-results');
   if (!existsSync(results)) throw new UsageError(`${results} does not exist: run the tests or a conformance run with --reports ${reportsDir} first`);
   const output = join(dir, 'allure-report');
-  const settings = { name, output, historyPath: join(dir, 'history.jsonl'), plugins: { awesome: { options: { singleFile: true, reportName: name } } } };
+  // The tree: standard or concern (epic) → clause or suite (feature) → requirement, not the file path.
+  const settings = { name, output, historyPath: join(dir, 'history.jsonl'), plugins: { awesome: { options: { singleFile: true, reportName: name, groupBy: ['epic', 'feature'] } } } };
   let config = join(dir, 'allurerc.json');
   rmSync(join(dir, 'allurerc.mjs'), { force: true });
   if (environments?.length) {
