@@ -11,7 +11,7 @@ code=0
 QKD_REPORTS_DIR="$reports" npx vitest run "$@" || code=$?
 merge=()
 for mode in ${QKD_NIGHTLY_MODES:-QkdAndPqcRequired AtLeastPqcRequired EitherQkdOrPqcRequired}; do
-  QKD_E2E_MODE="$mode" QKD_REPORTS_DIR="$reports/mode-$mode" npx vitest run --project timed suites/e2e/environment.test.ts || code=1
+  QKD_E2E_MODE="$mode" QKD_REPORTS_DIR="$reports/mode-$mode" npx vitest run --project lab suites/e2e/environment.test.ts || code=1
   merge+=("$reports/mode-$mode")
 done
 node bin/qkd-harness.js report --reports "$reports" ${merge[@]:+--merge "${merge[@]}"} || echo "nightly: the report could not be built (tests exited $code)" >&2
