@@ -196,11 +196,15 @@ async function detach(o: UpOptions): Promise<void> {
 async function status(o: { runId?: string; all?: boolean; json?: boolean }): Promise<void> {
   const labs = selectLabs(o).filter((r) => r.record.info);
   if (!labs.length) throw new CannotRunError(o.runId ? `no lab ${o.runId} is up` : 'no lab is up (start one with `qkd-harness lab up`)');
+  let healthy = true;
   for (const { record } of labs) {
     const st = { ...(await labStatus(record.info as LabInfo)), owner: isAlive(record.owner) ? record.owner.pid : null };
     if (o.json) line(st);
     else process.stdout.write(formatStatus(st));
+    // What a script gates on: the sites hold different PSKs, or traffic stopped after it had flowed.
+    if (!st.pskAgree || Object.values(st.sites).some((x) => x.probe.since !== null && x.probe.down)) healthy = false;
   }
+  process.exitCode = healthy ? EXIT.ok : EXIT.unexpected;
 }
 
 /** `lab status` for a person: one block per lab, a few lines per site. */
@@ -267,7 +271,7 @@ export function register(program: Command): void {
     .action((o: UpOptions) => up(o));
   lab
     .command('status')
-    .description('per site: PSK fingerprint, latest handshake, rx/tx bytes, probe loss; token label, object count and replication agent')
+    .description('per site: PSK fingerprint, latest handshake, rx/tx bytes, probe loss; token label, object count and replication agent; exit 1 when the PSKs differ or the probe is down')
     .option('--run-id <id>', 'the lab (default: the only one)')
     .option('--all', 'every lab that is up')
     .option('--json', 'one JSON line per lab')

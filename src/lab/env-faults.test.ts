@@ -3,7 +3,7 @@
 // (curl with the lab's SAE certificate), a TCP connect across the underlay, `wg show`, the key_out files.
 // The lab's key control is a null listener (it accepts and closes), so nothing reacts to the faults and
 // every observation is the fault's alone. Root only (skipped otherwise; fails under QKD_REQUIRE_LAB=1).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,6 +117,9 @@ describe.skipIf(Boolean(gate.skip))(`environmental faults in a lab${gate.skip ? 
     expect(h.window.pskReadBack).toBe(h.window.pskFingerprint); // read back in the same shell as the set
     expect(fp(after)).not.toBe(fp(before));
     expect(JSON.stringify(h.window)).not.toContain(after[0]!.split('\t')[1]!); // the key itself is nowhere in the window
+    // No key control restores it here: `lab status` says the PSKs differ and exits 1 (what a script gates on).
+    const st = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/qkd-harness.js'), 'lab', 'status', '--run-id', lab.runId], { encoding: 'utf8', timeout: 60_000 });
+    expect([st.status, st.stdout]).toEqual([1, expect.stringMatching(/PSKs DIFFER/)]);
   });
 
   it('decoy-peer: the interface lists two peers during the window (the decoy without PSK), one after', async () => {

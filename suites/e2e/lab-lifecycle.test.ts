@@ -59,12 +59,14 @@ describe.skipIf(Boolean(gate.skip))(titled('Lab lifecycle', gate), () => {
   it('wg/12 lab up / lab down and a killed run + lab down --stale leave nothing behind', async () => {
     if (gate.fail) throw new Error(gate.fail);
     // 1. Normal life: up, status, down (twice: down is idempotent).
-    const a = await labUp(['--interval', '60']);
+    const a = await labUp(['--interval', '10']);
     const recordA = readRecord(a.info.stateFile);
     expect(recordA?.processes.length).toBeGreaterThanOrEqual(10);
     expect(leftovers(a.info, recordA).namespaces).toHaveLength(2);
-    const st = cli(['lab', 'status', '--json', '--run-id', a.info.runId]);
-    expect(st.code, st.stderr).toBe(0);
+    // Exit 0 once both sites hold the same PSK: `lab up` returns before the key control's first rotation.
+    let st = cli(['lab', 'status', '--json', '--run-id', a.info.runId]);
+    for (const until = Date.now() + 30_000; st.code === 1 && Date.now() < until; st = cli(['lab', 'status', '--json', '--run-id', a.info.runId])) await new Promise((r) => setTimeout(r, 1_000));
+    expect(st.code, st.stdout + st.stderr).toBe(0);
     const status = JSON.parse(st.stdout) as { sites: Record<string, { psk: string; probe: { sent: number } }> };
     for (const site of ['alice', 'bob']) expect(status.sites[site]!.psk).toMatch(/^sha256:[0-9a-f]{8}$/);
     const d1 = cli(['lab', 'down', '--run-id', a.info.runId]);
