@@ -31,6 +31,7 @@ import type { AgentStatus } from './status.ts';
 import { StatusBoard } from './status.ts';
 import { HsmDeadlineError, TokenWorker } from './token-client.ts';
 import { Relay, until } from './testing.ts';
+import { pidAlive as alive } from '../../src/testing/processes.ts';
 
 const gate = hsmGate();
 const WAIT = 90_000; // a bound for hangs, not a measurement
@@ -137,15 +138,6 @@ class AgentProcess {
     return code;
   }
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe.skipIf(Boolean(gate.skip))(titled('hsm-sync agents on SoftHSM2 tokens over 127.0.0.1', gate), () => {
   const must = () => {

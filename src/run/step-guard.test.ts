@@ -4,16 +4,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { pidAlive as alive } from '../testing/processes.ts';
 
 const GUARD = fileURLToPath(new URL('./step-guard.mjs', import.meta.url));
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('step guard', () => {
   it('exits as the step did: its code, or its signal', () => {
