@@ -130,14 +130,20 @@ describe.skipIf(Boolean(gate.skip))(gate.skip ? `lab with SoftHSM2 tokens (skipp
   it('lab status shows per site the token, its object count and the agent (human and --json); a lab without tokens shows none', async () => {
     must();
     const [human, json, plain] = await Promise.all([cli(['lab', 'status', '--run-id', on.runId]), cli(['lab', 'status', '--json', '--run-id', on.runId]), cli(['lab', 'status', '--json', '--run-id', off.runId])]);
-    expect(human.code, human.stderr).toBe(0);
+    // The exit code says whether the sites agree at that moment (1 also mid-rotation, or before the
+    // 60 s lab's first one); what is judged here is the HSM part of the output.
+    const health = (out: string): number => {
+      const j = JSON.parse(out) as { pskAgree: boolean; sites: Record<string, { probe: { since: string | null; down: boolean } }> };
+      return j.pskAgree && !Object.values(j.sites).some((x) => x.probe.since !== null && x.probe.down) ? 0 : 1;
+    };
+    expect([0, 1], human.stderr).toContain(human.code);
     expect(human.stdout).toMatch(/token alice: \d+ objects; agent primary/);
     expect(human.stdout).toMatch(/token bob: \d+ objects; agent replica/);
-    expect(json.code, json.stderr).toBe(0);
+    expect(json.code, json.stderr).toBe(health(json.stdout));
     const st = JSON.parse(json.stdout) as { sites: Record<string, { hsm?: { token: string; objects: number | null; agent: { role: string; imported: number } | null } }> };
     expect(st.sites.alice!.hsm).toMatchObject({ token: 'alice', objects: 1, agent: { role: 'primary' } });
     expect(st.sites.bob!.hsm).toMatchObject({ token: 'bob', objects: 1, agent: { role: 'replica', imported: 1 } });
-    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.code, plain.stderr).toBe(health(plain.stdout));
     const p = JSON.parse(plain.stdout) as { sites: Record<string, { hsm?: unknown }> };
     expect(off.info.hsm).toBe(false);
     for (const site of ['alice', 'bob'] as const) {

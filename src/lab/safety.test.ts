@@ -118,8 +118,9 @@ describe.skipIf(Boolean(why))('safe concurrent labs and clean failure paths', ()
     const stale = cli(['lab', 'down', '--stale'], dirC);
     expect(stale.code, stale.stderr).toBe(0);
     for (const [id, dir] of [[a, dirA], [b, dirB]] as const) {
+      // Still up: 0 in step, 1 not (yet) in step — 3 would be "no lab".
       const st = cli(['lab', 'status', '--run-id', id, '--json'], dir);
-      expect(st.code, `${id}: ${st.stderr}`).toBe(0);
+      expect([0, 1], `${id}: ${st.stderr}`).toContain(st.code);
       expect(JSON.parse(st.stdout)).toMatchObject({ runId: id });
       const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
       expect(ns).toContain(`qkdh-${id}-alice`);
@@ -132,7 +133,7 @@ describe.skipIf(Boolean(why))('safe concurrent labs and clean failure paths', ()
     expect(after.code, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout).runIds).toContain(a);
     await noLeftovers(a, dirA);
-    expect(cli(['lab', 'status', '--run-id', b, '--json'], dirB).code).toBe(0);
+    expect([0, 1]).toContain(cli(['lab', 'status', '--run-id', b, '--json'], dirB).code);
     // B's processes all die under its owner: the owner says so, tears down and exits 1 (not 13, silently).
     const record = JSON.parse(readFileSync(join(dirB, `${b}.json`), 'utf8')) as { processes: Array<{ pid: number }> };
     expect(record.processes.length).toBeGreaterThan(0);

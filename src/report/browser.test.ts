@@ -33,11 +33,11 @@ describe.skipIf(Boolean(skip))(`the HTML report in a browser${skip ? ` (skipped:
     for (const r of summary.results) want[STATUS[r.outcome]!] = (want[STATUS[r.outcome]!] ?? 0) + 1;
     expect(want.Failed, 'the run must show more than one status').toBeGreaterThan(0);
 
-    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60_000, protocolTimeout: 60_000 });
+    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 120_000, protocolTimeout: 120_000 });
     try {
       const page = await browser.newPage();
       await page.setViewport({ width: 1400, height: 1000 });
-      await page.goto(pathToFileURL(join(reports, 'allure-report', 'index.html')).href, { waitUntil: 'load', timeout: 60_000 });
+      await page.goto(pathToFileURL(join(reports, 'allure-report', 'index.html')).href, { waitUntil: 'load', timeout: 120_000 });
       // The single-file report renders its data after load: wait for the tree. (Expressions as strings:
       // functions compiled here can carry helpers the page does not have.)
       await page.waitForFunction('/qkd014\\/5\\.4\\/1 /.test(document.body.innerText)', { timeout: 120_000, polling: 250 });
@@ -56,5 +56,5 @@ describe.skipIf(Boolean(skip))(`the HTML report in a browser${skip ? ` (skipped:
       await browser.close();
     }
     expect(spawnSync('pgrep', ['-f', `${reports}`]).status, 'no browser process left').not.toBe(0);
-  }, 240_000);
+  }, 420_000);
 });
