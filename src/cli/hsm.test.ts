@@ -26,6 +26,17 @@ interface Run {
 }
 
 /** Runs the CLI; every run's output is checked for the test PIN (it must never appear). */
+/**
+ * One command after another: SoftHSM2's file store is not safe for processes that log in to the same
+ * token at once (a login rewrites the token file; a process reading it meanwhile found no token with
+ * the label — seen once on CI).
+ */
+async function inTurn<T extends Array<() => Promise<Run>>>(calls: [...T]): Promise<{ [K in keyof T]: Run }> {
+  const out: Run[] = [];
+  for (const c of calls) out.push(await c());
+  return out as { [K in keyof T]: Run };
+}
+
 function cli(args: string[], o: { env?: NodeJS.ProcessEnv; input?: string | Buffer; argv0?: string[] } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const [cmd, ...pre] = o.argv0 ?? [process.execPath, BIN];
@@ -100,7 +111,7 @@ describe.skipIf(Boolean(gate.skip))(titled('qkd-harness hsm on SoftHSM2 tokens',
     must();
     const t = tokens('cli-list');
     const mod = ['--module', softhsmModule()!];
-    const [slots, toks, objs] = await Promise.all([cli(['hsm', 'slots', ...mod], { env: t.env }), cli(['hsm', 'tokens', ...mod, '--json'], { env: t.env }), cli(['hsm', 'objects', ...t.at('cli-list')], { env: t.env })]);
+    const [slots, toks, objs] = await inTurn([() => cli(['hsm', 'slots', ...mod], { env: t.env }), () => cli(['hsm', 'tokens', ...mod, '--json'], { env: t.env }), () => cli(['hsm', 'objects', ...t.at('cli-list')], { env: t.env })]);
     expect(slots.code, slots.stderr).toBe(0);
     expect(slots.stdout).toMatch(/SoftHSM/);
     expect(slots.stdout).toMatch(/^SLOT\s+TOKEN\s+DESCRIPTION/m);
@@ -139,11 +150,11 @@ describe.skipIf(Boolean(gate.skip))(titled('qkd-harness hsm on SoftHSM2 tokens',
     const plain = 'the user\'s plaintext';
     file('plain.txt', plain);
     const data = file('data.bin', 'signed data');
-    const [encRsa, encAes, signEc, signRsa] = await Promise.all([
-      cli(['hsm', 'encrypt', ...at, '--label', 'r', '--in', file('plain.txt'), '--out', file('rsa.ct')], { env }),
-      cli(['hsm', 'encrypt', ...at, '--label', 'k', '--json'], { env, input: Buffer.from(plain).toString('base64') + '\n' }),
-      cli(['hsm', 'sign', ...at, '--label', 'e', '--in', data, '--out', file('ec.sig')], { env }),
-      cli(['hsm', 'sign', ...at, '--label', 'r'], { env, input: Buffer.from('signed data').toString('base64') }),
+    const [encRsa, encAes, signEc, signRsa] = await inTurn([
+      () => cli(['hsm', 'encrypt', ...at, '--label', 'r', '--in', file('plain.txt'), '--out', file('rsa.ct')], { env }),
+      () => cli(['hsm', 'encrypt', ...at, '--label', 'k', '--json'], { env, input: Buffer.from(plain).toString('base64') + '\n' }),
+      () => cli(['hsm', 'sign', ...at, '--label', 'e', '--in', data, '--out', file('ec.sig')], { env }),
+      () => cli(['hsm', 'sign', ...at, '--label', 'r'], { env, input: Buffer.from('signed data').toString('base64') }),
     ]);
     expect(encRsa.code, encRsa.stderr).toBe(0);
     expect(encRsa.stdout).toMatch(/encrypted with CKM_RSA_PKCS_OAEP \(SHA-1, MGF1\) using public-key "r"/);
@@ -156,12 +167,12 @@ describe.skipIf(Boolean(gate.skip))(titled('qkd-harness hsm on SoftHSM2 tokens',
     expect(signRsa.code, signRsa.stderr).toBe(0);
     writeFileSync(file('rsa.sig'), Buffer.from(signRsa.stdout.trim(), 'base64'));
 
-    const [decRsa, decAes, verEc, verRsa, badEc] = await Promise.all([
-      cli(['hsm', 'decrypt', ...at, '--label', 'r', '--in', file('rsa.ct')], { env }),
-      cli(['hsm', 'decrypt', ...at, '--label', 'k', '--out', file('aes.pt')], { env, input: aesOut.ciphertext }),
-      cli(['hsm', 'verify', ...at, '--label', 'e', '--in', data, '--signature', file('ec.sig')], { env }),
-      cli(['hsm', 'verify', ...at, '--label', 'r', '--signature', file('rsa.sig'), '--json'], { env, input: Buffer.from('signed data').toString('base64') }),
-      cli(['hsm', 'verify', ...at, '--label', 'e', '--in', file('other.bin', 'other data'), '--signature', file('ec.sig')], { env }),
+    const [decRsa, decAes, verEc, verRsa, badEc] = await inTurn([
+      () => cli(['hsm', 'decrypt', ...at, '--label', 'r', '--in', file('rsa.ct')], { env }),
+      () => cli(['hsm', 'decrypt', ...at, '--label', 'k', '--out', file('aes.pt')], { env, input: aesOut.ciphertext }),
+      () => cli(['hsm', 'verify', ...at, '--label', 'e', '--in', data, '--signature', file('ec.sig')], { env }),
+      () => cli(['hsm', 'verify', ...at, '--label', 'r', '--signature', file('rsa.sig'), '--json'], { env, input: Buffer.from('signed data').toString('base64') }),
+      () => cli(['hsm', 'verify', ...at, '--label', 'e', '--in', file('other.bin', 'other data'), '--signature', file('ec.sig')], { env }),
     ]);
     expect(decRsa.code, decRsa.stderr).toBe(0);
     expect(Buffer.from(decRsa.stdout.trim(), 'base64').toString()).toBe(plain);
