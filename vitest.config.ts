@@ -3,9 +3,8 @@ import { defineConfig } from 'vitest/config';
 import { INCLUDE, shared } from './vitest.shared.ts';
 
 /**
- * Files that build the two-site lab. A lab spends most of its time waiting for rotations, so two such
- * files run side by side, after the self-contained ones; the environmental-fault suite runs four labs
- * at once on its own the same way.
+ * Files that build the two-site lab: one at a time, after the self-contained ones. Two side by side made
+ * the handshake bounds of wg/6 and wg/10 (8.1 s after a rotation) miss on 2 cores: a false fail.
  */
 const LAB = ['suites/e2e/**/*.test.ts', 'src/lab/**/*.test.ts', 'src/sites/**/*.test.ts', 'src/cli/e2e.test.ts'];
 
@@ -40,7 +39,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'lab', include: LAB, maxWorkers: 2, sequence: { groupOrder: 1 } },
+        test: { name: 'lab', include: LAB, maxWorkers: 1, sequence: { groupOrder: 1 } },
       },
       {
         extends: true,
