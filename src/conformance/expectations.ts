@@ -3,11 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { Outcome } from './verdict.ts';
+import { OUTCOMES, type Outcome } from './verdict.ts';
 import { requirement } from './catalogue.ts';
 import { UsageError } from '../cli/exit.ts';
 
-const OUTCOMES = ['pass', 'fail', 'warn', 'info', 'skip', 'error'] as const;
 const OutcomeSchema = z.enum(OUTCOMES, { error: `must be one of ${OUTCOMES.join(', ')}` });
 const Entry = z.union([OutcomeSchema, z.strictObject({ outcome: OutcomeSchema, reason: z.string().optional() })], { error: `must be one of ${OUTCOMES.join(', ')}, or { outcome, reason }` });
 const FileSchema = z.strictObject({ implementation: z.string().optional(), outcomes: z.record(z.string().regex(/^[a-z0-9]+\//, 'must be a requirement ID'), Entry) });

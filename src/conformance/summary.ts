@@ -3,7 +3,7 @@
 import { coverageLines, type EndpointCoverage } from '../kme/exchange-log.ts';
 import type { Level } from './catalogue.ts';
 import type { Evidence } from './evidence.ts';
-import type { Outcome, ProfileName } from './verdict.ts';
+import { OUTCOMES, outcomeCounts, type Outcome, type ProfileName } from './verdict.ts';
 
 export interface ResultRow {
   id: string;
@@ -35,18 +35,16 @@ export interface Coverage {
   endpoints: EndpointCoverage[];
 }
 
-const OUTCOMES: Outcome[] = ['pass', 'fail', 'warn', 'info', 'skip', 'error'];
-
 /** Outcomes counted per clause (qkd014/5.2/3 → qkd014/5.2), in the standard's order. */
 export function clauseCoverage(rows: Array<{ id: string; outcome: Outcome }>): Coverage['clauses'] {
-  const by = new Map<string, Record<Outcome, number>>();
+  const by = new Map<string, Outcome[]>();
   for (const r of rows) {
     const clause = r.id.split('/').slice(0, 2).join('/');
-    const counts = by.get(clause) ?? (Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>);
-    counts[r.outcome]++;
-    by.set(clause, counts);
+    const outcomes = by.get(clause) ?? [];
+    outcomes.push(r.outcome);
+    by.set(clause, outcomes);
   }
-  return [...by.entries()].sort(([a], [b]) => compareIds(`${a}/0`, `${b}/0`)).map(([clause, counts]) => ({ clause, counts }));
+  return [...by.entries()].sort(([a], [b]) => compareIds(`${a}/0`, `${b}/0`)).map(([clause, outcomes]) => ({ clause, counts: outcomeCounts(outcomes) }));
 }
 
 /** The coverage as lines for the terminal: outcomes per clause, then status codes per endpoint. */

@@ -3,7 +3,16 @@
 import { tolerance as toleranceInfo, type Requirement, type Tolerance } from './catalogue.ts';
 import type { Evidence } from './evidence.ts';
 
-export type Outcome = 'pass' | 'fail' | 'warn' | 'info' | 'skip' | 'error';
+/** Every outcome, in the order tables show them. */
+export const OUTCOMES = ['pass', 'fail', 'warn', 'info', 'skip', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** How many of `outcomes` are each outcome (every outcome present, 0 where none). */
+export function outcomeCounts(outcomes: Iterable<Outcome> = []): Record<Outcome, number> {
+  const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  for (const o of outcomes) counts[o]++;
+  return counts;
+}
 export type ProfileName = 'strict' | 'lenient';
 
 /** Thrown by a check: the target violates the requirement. `tolerance` names the kind of deviation. */

@@ -5,9 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { escapeUTF8 } from 'entities';
 import { compareIds } from '../conformance/summary.ts';
+import { OUTCOMES, outcomeCounts, type Outcome } from '../conformance/verdict.ts';
 import { readConformanceResults, readE2eResults, readPskResults, type StepResult } from '../run/steps.ts';
-
-export type Outcome = StepResult['outcome'];
 
 /** One implementation: its name (the run's target, made unique) and its outcome per requirement ID. */
 export interface Column {
@@ -29,8 +28,6 @@ export interface Matrix {
   columns: Array<{ name: string; dir: string; counts: Record<Outcome, number> }>;
   rows: MatrixRow[];
 }
-
-const OUTCOMES: Outcome[] = ['pass', 'fail', 'warn', 'info', 'skip', 'error'];
 
 interface AnySummary {
   run?: string;
@@ -84,8 +81,7 @@ export function buildMatrix(columns: Column[]): Matrix {
     const outcomes = columns.map((c) => c.results.get(id)?.outcome);
     return { id, outcomes, messages: columns.map((c) => c.results.get(id)?.message), differs: new Set(outcomes).size > 1 };
   });
-  const counts = (c: Column): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) => [o, [...c.results.values()].filter((r) => r.outcome === o).length])) as Record<Outcome, number>;
-  return { columns: columns.map((c) => ({ name: c.name, dir: c.dir, counts: counts(c) })), rows };
+  return { columns: columns.map((c) => ({ name: c.name, dir: c.dir, counts: outcomeCounts([...c.results.values()].map((r) => r.outcome)) })), rows };
 }
 
 /** The differing rows as a text table for the terminal (all rows with `all`). */

@@ -44,7 +44,9 @@ export function scanForKeys(dirOrTexts: string | Record<string, string>, keys: I
     fps.push(fingerprint(k));
     for (const form of new Set([...encodings(k), ...fragments(k)])) {
       const p = form.slice(0, PREFIX);
-      index.set(p, [...(index.get(p) ?? []), { form, key: fps.length - 1 }]);
+      const bucket = index.get(p) ?? [];
+      bucket.push({ form, key: fps.length - 1 });
+      index.set(p, bucket);
     }
   }
   const leaks: Leak[] = [];

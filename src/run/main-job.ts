@@ -12,6 +12,7 @@ import { redactText } from '../secrets/redact.ts';
 import { conformanceStep, e2eStep, MAIN_E2E_SUITES, pskStep, type StepPlan, type StepResult } from './steps.ts';
 import { dealt, shardText, type Shard } from './shard.ts';
 import { progress } from './progress.ts';
+import { OUTCOMES, outcomeCounts } from '../conformance/verdict.ts';
 
 export interface MainJobOptions {
   /** A target profile: conformance against its KMEs, the end-to-end suites against its sites. */
@@ -54,12 +55,11 @@ export interface MainJobSummary {
   reportError?: string;
 }
 
-const OUTCOMES: StepResult['outcome'][] = ['pass', 'fail', 'warn', 'info', 'skip', 'error'];
-const zero = (): StepSummary['counts'] => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as StepSummary['counts'];
 
 /** Whether the lab / sites step runs, and why not. */
 function e2eWhyNot(o: MainJobOptions): string | undefined {
   if (o.quick) return '--quick';
+  if (o.shard && !dealt(MAIN_E2E_SUITES, o.shard).length) return `no end-to-end suite falls to shard ${shardText(o.shard)}`;
   if (o.target) return undefined; // the e2e command itself says when the profile has no sites
   const why = labUnavailable();
   return why ? `${why} — \`qkd-harness doctor\` lists what the lab needs (\`doctor --fix\` installs it as root)` : undefined;
@@ -124,19 +124,13 @@ export async function mainJob(o: MainJobOptions, buildReport: (dir: string) => P
   for (const [i, plan] of plans.entries()) {
     const head = `[${i + 1}/${plans.length}] ${plan.title}`;
     const whyNot = plan.name === 'e2e' ? e2eWhyNot(o) : undefined;
-    // A shard past the number of end-to-end suites has none of them.
-    if (!whyNot && plan.name === 'e2e' && o.shard && !dealt(MAIN_E2E_SUITES, o.shard).length) {
-      p.line(`${head}: skipped (no end-to-end suite falls to shard ${shardText(o.shard)})`);
-      steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: `no suite in shard ${shardText(o.shard)}`, durationS: 0, counts: zero(), unexpected: [] });
-      continue;
-    }
     if (o.signal?.aborted) {
-      steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: 'interrupted', durationS: 0, counts: zero(), unexpected: [] });
+      steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: 'interrupted', durationS: 0, counts: outcomeCounts(), unexpected: [] });
       continue;
     }
     if (whyNot) {
       p.line(`${head}: skipped (${whyNot})`);
-      steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: whyNot, durationS: 0, counts: zero(), unexpected: [] });
+      steps.push({ name: plan.name, title: plan.title, status: 'skipped', why: whyNot, durationS: 0, counts: outcomeCounts(), unexpected: [] });
       continue;
     }
     mkdirSync(plan.reports, { recursive: true });
@@ -144,7 +138,7 @@ export async function mainJob(o: MainJobOptions, buildReport: (dir: string) => P
     const task = p.start(head, plan.estimateS);
     const code = await runChild(plan, o.signal, (l) => task.log(l));
     const durationS = Math.round((Date.now() - t0) / 100) / 10;
-    const s: StepSummary = { name: plan.name, title: plan.title, status: 'ran', exitCode: code, durationS, counts: zero(), unexpected: [] };
+    const s: StepSummary = { name: plan.name, title: plan.title, status: 'ran', exitCode: code, durationS, counts: outcomeCounts(), unexpected: [] };
     try {
       const results = plan.read(plan.reports);
       for (const r of results) s.counts[r.outcome]++;
