@@ -16,7 +16,7 @@ import { generateKey } from '../src/hsm/keygen.ts';
 import { Pkcs11Module } from '../src/hsm/module.ts';
 import { SoftHsmStore, softhsmModule } from '../src/hsm/softhsm.ts';
 import { TokenSession } from '../src/hsm/token.ts';
-import { tsNode } from '../src/lab/node.ts';
+import { entryArgv } from '../src/lab/node.ts';
 
 const args = process.argv.slice(2);
 const useLab = args.includes('--lab');
@@ -88,7 +88,7 @@ async function loopback(): Promise<Bench> {
   const children: ChildProcess[] = [];
   let primaryLog = '';
   const start = (store: SoftHsmStore, argv: string[], onErr?: (s: string) => void): Promise<{ listen?: string[] }> => {
-    const [node, ...rest] = tsNode('mocks/hsm-sync/main.ts', argv);
+    const [node, ...rest] = entryArgv('mocks/hsm-sync/main.ts', argv);
     const c = spawn(node!, rest, { env: { ...process.env, ...store.env, QKD_HSM_PIN: PIN, QKDH_HSM_SYNC_FAULT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(c);
     let err = '';

@@ -22,7 +22,7 @@ import { hsmGate, titled } from '../../src/hsm/testing/gate.ts';
 import { inStore, TEST_PIN } from '../../src/hsm/testing/tokens.ts';
 import { processes } from '../../src/hsm/testing/processes.ts';
 import type { TokenSession } from '../../src/hsm/token.ts';
-import { tsNode } from '../../src/lab/node.ts';
+import { entryArgv } from '../../src/lab/node.ts';
 import { parseHostPort } from '../kme/host-port.ts';
 import type { SyncFault } from './faults.ts';
 import { PrimaryAgent } from './primary.ts';
@@ -95,7 +95,7 @@ class AgentProcess {
 
   static async start(s: Site, dir: string, args: string[]): Promise<AgentProcess> {
     const statusFile = join(dir, `${args[1]}-${Date.now()}.json`);
-    const child = spawn(tsNode('mocks/hsm-sync/main.ts')[0]!, [...tsNode('mocks/hsm-sync/main.ts').slice(1), ...args, '--status', statusFile], {
+    const child = spawn(entryArgv('mocks/hsm-sync/main.ts')[0]!, [...entryArgv('mocks/hsm-sync/main.ts').slice(1), ...args, '--status', statusFile], {
       env: { ...process.env, SOFTHSM2_CONF: s.store.conf, QKD_HSM_PIN: TEST_PIN, QKDH_HSM_SYNC_FAULT: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -321,7 +321,7 @@ describe.skipIf(Boolean(gate.skip))(titled('hsm-sync agents on SoftHSM2 tokens o
 
   it('main.ts: usage errors exit 2 without starting anything', async () => {
     must();
-    const [node, ...args] = tsNode('mocks/hsm-sync/main.ts', ['--role', 'primary', '--token', 't', '--peer', '127.0.0.1:1', '--fault', 'duplicate-imports']);
+    const [node, ...args] = entryArgv('mocks/hsm-sync/main.ts', ['--role', 'primary', '--token', 't', '--peer', '127.0.0.1:1', '--fault', 'duplicate-imports']);
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const c = spawn(node!, args, { env: { ...process.env, QKD_HSM_PIN: TEST_PIN } });
       let stderr = '';

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { CannotRunError, UsageError } from '../../src/cli/exit.ts';
 import { HsmDeadlineError } from '../../src/hsm/runner.ts';
 import type { TokenLocation } from '../../src/hsm/operations.ts';
-import { tsNode } from '../../src/lab/node.ts';
+import { entryArgv } from '../../src/lab/node.ts';
 import { CeremonyAborted } from './kek.ts';
 import { KekMismatch } from './replicate.ts';
 import type { OpArgs, OpResult, TokenOp } from './token-side.ts';
@@ -101,7 +101,7 @@ export class TokenWorker {
     if (this.child) return;
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.o.env };
     for (const k of Object.keys(env)) if (k.startsWith('QKD_HSM_PIN')) delete env[k];
-    const [node, ...argv] = tsNode('mocks/hsm-sync/token-worker.ts');
+    const [node, ...argv] = entryArgv('mocks/hsm-sync/token-worker.ts');
     const child = spawn(node!, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced', env });
     this.child = child;
     this.lastCall = 'starting';

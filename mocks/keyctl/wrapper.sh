@@ -5,4 +5,5 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${LISTEN_ADDRESS:?}" "${SERVER_ADDRESS:?}" "${KMS_URL:?}" "${WIREGUARD_INTERFACE:?}" "${WIREGUARD_PEER_PUBLIC_KEY:?}"
-exec node --import tsx "$here/main.ts"
+# entry.js runs the compiled agent when the build is current, else the TypeScript through tsx.
+exec node "$here/../../src/util/entry.js" mocks/keyctl/main.ts

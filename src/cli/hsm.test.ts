@@ -344,8 +344,8 @@ describe.skipIf(Boolean(p11kitGate.skip))(titled('qkd-harness hsm deadline', p11
     const marker = `296.${process.pid}${Date.now() % 100_000}`;
     const parent = [
       `import { spawn } from 'node:child_process';`,
-      `import { tsNode } from ${JSON.stringify(join(import.meta.dirname, '..', 'lab', 'node.ts'))};`,
-      `const [node, ...args] = tsNode('src/hsm/runner-main.ts');`,
+      `import { entryArgv } from ${JSON.stringify(join(import.meta.dirname, '..', 'lab', 'node.ts'))};`,
+      `const [node, ...args] = entryArgv('src/hsm/runner-main.ts');`,
       `const c = spawn(node, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced', env: { ...process.env, QKD_HSM_RUNNER_PARENT: String(process.pid) } });`,
       `process.stdout.write(String(c.pid));`,
       `c.on('message', (m) => m.type === 'ready' && c.send({ location: { module: ${JSON.stringify(P11KIT_CLIENT)} }, request: { op: 'slots' } }, () => process.kill(process.pid, 'SIGKILL')));`,

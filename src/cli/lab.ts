@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { cleanupStale, teardownRecord, type CleanupReport } from '../lab/cleanup.ts';
-import { Lab, type FaultSpec, type KeyControl, type LabInfo } from '../lab/lab.ts';
+import type { FaultSpec, KeyControl, Lab, LabInfo } from '../lab/lab.ts';
 import { newRunId, type SiteName } from '../lab/names.ts';
 import { REPO_ROOT } from '../lab/node.ts';
 import { labUnavailable } from '../lab/prerequisites.ts';
@@ -118,6 +118,8 @@ async function up(o: UpOptions): Promise<void> {
   });
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
   const exitFor = (s: NodeJS.Signals) => 128 + (osConstants.signals[s] ?? 0); // 130 SIGINT, 143 SIGTERM
+  // Only `up` builds a lab: status, down and fault start without the lab's modules (mock KME, PKI: ~200 ms).
+  const { Lab } = await import('../lab/lab.ts');
   const lab = await Lab.up({
     keyControl: kc,
     intervalS,

@@ -1,7 +1,9 @@
 // qkd-harness command line. Each command lives in its own module and registers itself here.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeFor } from './exit.ts';
+import { PACKAGE_ROOT } from '../util/entry.js';
 
 // A reader that stops early (`qkd-harness list --json | head`) is not an error of ours.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -9,7 +11,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
 
 const program = new Command('qkd-harness')
   .description('Conformance and interoperability test harness for QKD-secured VPNs')

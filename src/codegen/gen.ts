@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { createClient } from '@hey-api/openapi-ts';
 import { API_VERSIONS } from '../kme/version.ts';
+import { PACKAGE_ROOT } from '../util/entry.js';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const root = resolve(PACKAGE_ROOT);
 
 export async function generate(outRoot = join(root, 'generated')): Promise<void> {
   for (const v of Object.values(API_VERSIONS)) {

@@ -1,9 +1,9 @@
 // Requirement catalogues (specs/requirements/*.yaml): every checkable statement with a stable ID.
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { PACKAGE_ROOT } from '../util/entry.js';
 
 /** The common field deviations the lenient profile tolerates (one cause, one tolerance: in every check). */
 export const TOLERANCES = ['status-code', 'error-body', 'message-text', 'content-type', 'keys-member', 'get-query', 'sae-ids', 'null-optional'] as const;
@@ -34,7 +34,7 @@ const CatalogueSchema = z.object({
 export type Requirement = z.infer<typeof RequirementSchema>;
 export type Level = Requirement['level'];
 
-export const REQUIREMENTS_DIR = resolve(fileURLToPath(new URL('../../specs/requirements', import.meta.url)));
+export const REQUIREMENTS_DIR = join(PACKAGE_ROOT, 'specs', 'requirements');
 
 const cache = new Map<string, z.infer<typeof CatalogueSchema>>();
 

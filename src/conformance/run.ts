@@ -2,7 +2,6 @@
 // gathers the per-requirement results into reports/summary.json.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestSpecification } from 'vitest/node';
 import { propertySeed } from '../report/seed.ts';
 import { shardText, type Shard } from '../run/shard.ts';
@@ -11,8 +10,9 @@ import { ENV } from './target.ts';
 import { clauseCoverage, sortRows, type ResultRow, type Summary } from './summary.ts';
 import { exchangeCoverage } from '../kme/exchange-log.ts';
 import type { ProfileName } from './verdict.ts';
+import { PACKAGE_ROOT } from '../util/entry.js';
 
-export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const ROOT = resolve(PACKAGE_ROOT);
 export const ETSI014_SUITES = join(ROOT, 'suites', 'etsi014');
 
 export interface ConformanceOptions {

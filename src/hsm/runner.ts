@@ -9,7 +9,7 @@
 // the same user can read under /proc).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CannotRunError, EXIT, UsageError } from '../cli/exit.ts';
-import { tsNode } from '../lab/node.ts';
+import { entryArgv } from '../lab/node.ts';
 import type { HsmRequest, HsmResult, TokenLocation } from './operations.ts';
 
 /** The environment variable that tells the child its parent's PID (runner-main.ts's watchdog). */
@@ -65,7 +65,7 @@ function onSignal(sig: NodeJS.Signals): void {
  * @throws HsmDeadlineError after `timeoutMs`; UsageError/CannotRunError/Pkcs11 errors as the child reported them (message and exit code).
  */
 export function runHsm(location: TokenLocation, pin: string | undefined, request: HsmRequest, o: RunOptions): Promise<HsmResult> {
-  const [node, ...args] = tsNode('src/hsm/runner-main.ts');
+  const [node, ...args] = entryArgv('src/hsm/runner-main.ts');
   const child = spawn(node!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env: { ...process.env, ...o.env, [PARENT_PID_ENV]: String(process.pid) } });
   if (live.size === 0) {
     process.on('SIGINT', onSignal);

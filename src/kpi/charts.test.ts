@@ -1,17 +1,24 @@
 // The KPI charts show what the figures say: the exhaustion chart plots the pool level on its own axis
 // (keys, not a scaled stand-in) and the refill after consumption stops on its own scale, so recovery is
-// visible beside a pool of 100,000 keys; the rate chart shades the warm-up left out of the figures.
+// visible beside a pool of 100,000 keys; the rate chart shades the warm-up left out of the figures; the
+// latency chart has p50/p95/p99 bars for every scenario; long series are thinned, counts are not lost.
 import { describe, expect, it } from 'vitest';
 import { figures } from '../../suites/kpi/fixture.ts';
-import { exhaustionChart, rateChart } from './charts.ts';
+import { MAX_POINTS } from '../report/vega-svg.ts';
+import { markItems, pathPoints, rect, textOf } from '../testing/svg-marks.ts';
+import { exhaustionChart, kpiCharts, latencyChart, mergeBuckets, rateChart, soakChart } from './charts.ts';
+import type { Bucket } from './load.ts';
 import type { KpiFigures } from './scenarios.ts';
 
-/** y pixel coordinates of the polyline named `series` in `svg`. */
-function ys(svg: string, series: string): number[] {
-  const m = new RegExp(`<polyline data-series="${series.replace(/[()]/g, '\\$&')}"[^>]* points="([^"]+)"`).exec(svg);
-  expect(m, `no polyline ${series}`).not.toBeNull();
-  return m![1]!.split(' ').map((p) => Number(p.split(',')[1]));
+/** Vertical extent (px) of the one line path of the mark named `name`. */
+function ySpan(svg: string, name: string): { first: number; last: number; n: number } {
+  const paths = markItems(svg, name);
+  expect(paths, `one line ${name}`).toHaveLength(1);
+  const pts = pathPoints(paths[0]!);
+  return { first: pts[0]![1], last: pts.at(-1)![1], n: pts.length };
 }
+
+const texts = (svg: string, name: string) => markItems(svg, name).map(textOf);
 
 function exhausted(): KpiFigures {
   const f = figures();
@@ -28,43 +35,110 @@ function exhausted(): KpiFigures {
 }
 
 describe('KPI charts', () => {
-  it('exhaustion: the pool level has its own axis in keys (drain visible) and the refill its own panel (recovery visible)', () => {
-    const svg = exhaustionChart(exhausted())!;
+  it('exhaustion: the pool level has its own axis in keys (drain visible) and the refill its own panel (recovery visible)', async () => {
+    const svg = (await exhaustionChart(exhausted()))!;
+    expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>$/);
     expect(svg).not.toMatch(/×|scaled/); // no cryptic "level × 0.00048" axis
-    expect(svg).toContain('class="right-label"');
-    expect(svg).toMatch(/keys in the pool \(stored_key_count\)/);
-    expect(svg).toContain('100,000'); // right-axis tick in keys
-    const [drainPanel, refillPanel] = svg.split('<svg x="0" y=').slice(1);
-    expect(refillPanel, 'a second panel for the refill').toBeDefined();
-    // Drain: from the top of the plot to its bottom on the right axis.
-    const d = ys(drainPanel!, 'keys in the pool (right axis)');
-    expect(d.at(-1)! - d[0]!).toBeGreaterThan(150);
+    expect(svg).toContain('>keys in the pool (stored_key_count)</text>'); // the right axis' title
+    expect(svg).toContain('>100,000</text>'); // a right-axis tick in keys
+    // Drain: the pool line goes from the top of the plot to its bottom.
+    const d = ySpan(svg, 'pool');
+    expect(d.n).toBe(37); // every poll: 5 draining, 11 empty, 21 refilling
+    expect(d.last - d.first).toBeGreaterThan(200);
+    // 200/s and 503/s: one bar per continuity bucket each, 503 taller than 200 (4 of 5 answers).
+    const ok = markItems(svg, 'answers_0');
+    const s503 = markItems(svg, 'answers_1');
+    expect([ok.length, s503.length]).toEqual([3, 3]);
+    expect(rect(s503[0]!).height).toBeCloseTo(rect(ok[0]!).height * 4, 0);
+    expect(texts(svg, 'events_label')).toEqual(['first 503', 'consumption stops']);
     // Refill: 0 → 20 keys spans most of its panel's height (on the drain's scale it would be < 1 px).
-    const r = ys(refillPanel!, 'keys in the pool');
-    expect(r[0]! - r.at(-1)!).toBeGreaterThan(150);
-    expect(refillPanel).toContain('s since consumption stopped');
+    const r = ySpan(svg, 'refill');
+    expect(r.first - r.last).toBeGreaterThan(200);
+    expect(svg).toContain('>s since consumption stopped</text>');
+    expect(texts(svg, 'recovered_label')).toEqual(['a key is served again']);
   });
 
-  it('exhaustion without polls after consumption stopped is the drain panel alone', () => {
+  it('exhaustion without polls after consumption stopped is the drain panel alone', async () => {
     const f = exhausted();
     if (f.exhaustion?.state === 'measured') f.exhaustion.level = f.exhaustion.level.filter((p) => p.t < 5);
-    const svg = exhaustionChart(f)!;
-    expect(svg).not.toContain('<svg x="0" y=');
-    expect(svg).toContain('keys in the pool (right axis)');
+    const svg = (await exhaustionChart(f))!;
+    expect(markItems(svg, 'refill')).toEqual([]);
+    expect(ySpan(svg, 'pool').n).toBe(f.exhaustion?.state === 'measured' ? f.exhaustion.level.length : 0);
+    expect(svg).toContain('keys in the pool (right axis)'); // its legend entry
   });
 
-  it('rate: the warm-up left out of the capacity and supply figures is shaded and labelled', () => {
+  it('rate: the warm-up left out of the capacity and supply figures is shaded and labelled', async () => {
     const f = figures();
     const tl = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75].map((t) => ({ t, ops: 100, ok: 100, s503: 0, failed: 0, keys: 100 }));
     if (f.capacity?.state === 'measured') Object.assign(f.capacity, { timeline: tl, warmup_s: 1 });
     if (f.supply?.state === 'measured') Object.assign(f.supply, { timeline: tl, warmup_s: 1 });
-    const svg = rateChart(f)!;
-    const shade = /<rect class="shade" x="([\d.]+)" y="\d+" width="([\d.]+)"/.exec(svg);
-    expect(shade).not.toBeNull();
-    expect(Number(shade![2])).toBeGreaterThan(300); // 1 s of the 1.75 s axis
-    expect(svg).toContain('warm-up, not counted (capacity, supply)');
+    const svg = (await rateChart(f))!;
+    const shade = markItems(svg, 'warmup');
+    expect(shade).toHaveLength(1);
+    expect(rect(shade[0]!).width).toBeGreaterThan(400); // 1 s of the 1.75 s axis, 760 px wide
+    expect(texts(svg, 'warmup_label')).toEqual(['warm-up, not counted (capacity, supply)']);
+    // Three series, each a line through every bucket.
+    for (const s of ['rate_0', 'rate_1', 'rate_2']) expect(ySpan(svg, s).n).toBe(8);
+    for (const name of ['Status answers/s (HTTP capacity)', 'keys/s (key supply)', 'enc_keys 503/s']) expect(svg).toContain(`>${name}</text>`);
     if (f.capacity?.state === 'measured') f.capacity.warmup_s = 0;
     if (f.supply?.state === 'measured') f.supply.warmup_s = 0;
-    expect(rateChart(f)).not.toContain('class="shade"');
+    const none = (await rateChart(f))!;
+    expect(markItems(none, 'warmup')).toEqual([]);
+    expect(none).not.toContain('warm-up');
+  });
+
+  it('latency: p50, p95 and p99 bars for every measured scenario, on a log axis', async () => {
+    const f = figures();
+    const svg = (await latencyChart(f))!;
+    // 6 latency scenarios + capacity + supply + concurrency + 4 HOL series = 13 rows of 3 bars.
+    expect(markItems(svg, 'latency')).toHaveLength(13 * 3);
+    const labels = texts(svg, 'latency_label');
+    expect(labels).toHaveLength(13);
+    expect(labels[0]).toBe('1 / 2 / 3'); // Status warm: p50 / p95 / p99 of the fixture's phase(2)
+    expect(svg).toContain('>flow, 10 clients</text>');
+    // Log scale: the p99 bar (3 ms) of a row is not 6× its p50 bar (0.5 ms) as on a linear axis.
+    const [p99, , p50] = markItems(svg, 'latency').slice(0, 3).map((b) => rect(b).width);
+    expect(p99! / p50!).toBeLessThan(3);
+    if (f.latency?.state === 'measured') f.latency = { state: 'error', reason: 'x' };
+    expect(markItems((await latencyChart(f))!, 'latency')).toHaveLength(7 * 3);
+  });
+
+  it('soak: p95 and RSS per window', async () => {
+    const svg = (await soakChart(figures()))!;
+    expect(ySpan(svg, 'soak_0').n).toBe(2);
+    expect(ySpan(svg, 'soak_1').n).toBe(2);
+  });
+
+  it('a phase without figures has no chart', async () => {
+    const f: KpiFigures = { harness: { rss_peak_mb: 1 }, latency: { state: 'not-measured', reason: 'x' }, exhaustion: { state: 'error', reason: 'y' } };
+    expect(await latencyChart(f)).toBeUndefined();
+    expect(await rateChart(f)).toBeUndefined();
+    expect(await exhaustionChart(f)).toBeUndefined();
+    expect(await soakChart(f)).toBeUndefined();
+    expect(await kpiCharts(f)).toEqual({});
+    expect(Object.keys(await kpiCharts(figures())).sort()).toEqual(['exhaustion.svg', 'latency.svg', 'rate.svg', 'soak.svg']);
+  });
+
+  it('long series are bounded: the pool level is thinned to MAX_POINTS, count buckets merged without losing a count', async () => {
+    const f = exhausted();
+    if (f.exhaustion?.state !== 'measured') throw new Error('fixture');
+    // 20,000 polls (the poller's cap) with one drop to 0 in the middle, which thinning must keep.
+    f.exhaustion.level = Array.from({ length: 20_000 }, (_, i) => ({ t: i / 4, stored: i === 10_000 ? 0 : 50_000 + (i % 7) }));
+    f.exhaustion.recovery.started_s = 10_000;
+    const svg = (await exhaustionChart(f))!;
+    const pool = markItems(svg, 'pool');
+    const pts = pathPoints(pool[0]!);
+    expect(pts.length).toBeLessThanOrEqual(MAX_POINTS);
+    expect(pts.length).toBeGreaterThan(MAX_POINTS / 2);
+    const ys = pts.map((p) => p[1]);
+    expect(Math.max(...ys) - Math.min(...ys), 'the drop to 0 survived').toBeGreaterThan(200);
+
+    const tl: Bucket[] = Array.from({ length: 5_001 }, (_, i) => ({ t: i, ops: 3, ok: 2, s503: 1, failed: 0, keys: 2 }));
+    const m = mergeBuckets(tl, 1000);
+    expect(m.timeline.length).toBeLessThanOrEqual(MAX_POINTS);
+    expect(m.bucketMs).toBe(3000);
+    expect(m.timeline.reduce((n, b) => n + b.ok, 0)).toBe(2 * 5_001);
+    expect(m.timeline[1]).toEqual({ t: 3, ops: 9, ok: 6, s503: 3, failed: 0, keys: 6 });
+    expect(mergeBuckets(tl.slice(0, 10), 250)).toEqual({ timeline: tl.slice(0, 10), bucketMs: 250 });
   });
 });

@@ -1,107 +1,39 @@
-// The KPI charts for the report, as hand-built SVG like src/sites/timeline-svg.ts (no chart library is a
-// dependency): latency percentiles per scenario (log scale), request and key rates over time, and the
-// pool draining with 200/503 answers over time during exhaustion. Each function returns undefined when
-// its phase has no figures.
+// The KPI charts for the report, as Vega-Lite specs rendered to SVG (src/report/vega-svg.ts): latency
+// percentiles per scenario (log scale), request and key rates over time, the pool (stored_key_count)
+// draining with 200/503 answers over time during exhaustion and refilling after it, and the soak. Each
+// function resolves to undefined when its phase has no figures. The figures hold percentiles, not
+// per-request latencies, so there is no latency histogram: the percentile bars are what was measured.
+import type { Bucket } from './load.ts';
 import type { KpiFigures, PhaseFigures } from './scenarios.ts';
+import { MAX_POINTS, renderVegaLite, thin, type TopLevelSpec } from '../report/vega-svg.ts';
 
-const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const W = 900;
+const WIDTH = 760;
+const HEIGHT = 240;
+const CONFIG = { font: 'sans-serif', title: { anchor: 'start', fontSize: 13, subtitleColor: '#555' }, axis: { titleColor: '#555', titleFontWeight: 'normal' }, legend: { orient: 'bottom', title: null, labelLimit: 0 } } as const;
 
-interface Series {
-  name: string;
-  colour: string;
-  points: Array<[number, number]>;
-  /** Drawn as bars of this width (x units) instead of a line. */
-  bars?: number;
-  /** Plotted against the right axis (its own scale, e.g. keys beside answers/s). */
-  right?: boolean;
+const perS = (n: number, bucketMs: number) => Math.round((n * 1000) / bucketMs);
+
+/**
+ * `timeline` in at most `max` buckets: neighbours are merged (counts summed, so rates stay exact
+ * averages over the wider bucket) — a thinned count series would drop requests, not just points.
+ */
+export function mergeBuckets(timeline: Bucket[], bucketMs: number, max = MAX_POINTS): { timeline: Bucket[]; bucketMs: number } {
+  const k = Math.ceil(timeline.length / max);
+  if (k <= 1) return { timeline, bucketMs };
+  const out: Bucket[] = [];
+  for (let i = 0; i < timeline.length; i += k) {
+    const group = timeline.slice(i, i + k);
+    const sum = (f: keyof Omit<Bucket, 't'>) => group.reduce((n, b) => n + b[f], 0);
+    out.push({ t: group[0]!.t, ops: sum('ops'), ok: sum('ok'), s503: sum('s503'), failed: sum('failed'), keys: sum('keys') });
+  }
+  return { timeline: out, bucketMs: bucketMs * k };
 }
 
-interface ChartExtras {
-  /** Dashed vertical marks. */
-  marks?: Array<{ x: number; label: string }>;
-  /** Shaded x ranges (e.g. a warm-up excluded from the figures). */
-  shades?: Array<{ from: number; to: number; label: string }>;
-  /** Label of the right axis; required when a series is `right`. */
-  rightLabel?: string;
-}
-
-function niceMax(v: number): number {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  return ([1, 2, 2.5, 5, 10].find((m) => m * p >= v) ?? 10) * p;
-}
-
-const tick = (v: number) => (v >= 1_000 ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(+v.toPrecision(3)));
-
-/** A line/bar chart over a linear x (seconds) and y axis, with an optional right y axis of its own scale. */
-function xyChart(title: string, xLabel: string, yLabel: string, series: Series[], extras: ChartExtras = {}): string {
-  const { marks = [], shades = [], rightLabel } = extras;
-  const hasRight = series.some((s) => s.right);
-  const left = 70;
-  const right = hasRight ? 80 : 20;
-  const top = 40;
-  const H = 320;
-  const bottom = H - 60;
-  const all = series.flatMap((s) => s.points);
-  const xMax = Math.max(1e-9, ...all.map(([x]) => x), ...marks.map((m) => m.x), ...shades.map((m) => m.to));
-  const yMax = niceMax(Math.max(0, ...series.filter((s) => !s.right).flatMap((s) => s.points.map(([, y]) => y))));
-  const rMax = niceMax(Math.max(0, ...series.filter((s) => s.right).flatMap((s) => s.points.map(([, y]) => y))));
-  const x = (v: number) => left + (v / xMax) * (W - left - right);
-  const yOf = (max: number) => (v: number) => bottom - (v / max) * (bottom - top);
-  const y = yOf(yMax);
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`];
-  out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
-  for (const sh of shades) out.push(`<rect class="shade" x="${x(sh.from).toFixed(1)}" y="${top}" width="${Math.max(0, x(sh.to) - x(sh.from)).toFixed(1)}" height="${bottom - top}" fill="#9e9e9e" opacity="0.18"><title>${esc(sh.label)}</title></rect><text x="${(x(sh.from) + 3).toFixed(1)}" y="${bottom - 6}" font-size="10" fill="#555">${esc(sh.label)}</text>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
-    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/><text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${tick(v)}</text>`);
-    if (hasRight) {
-      const r = (rMax * i) / 4;
-      out.push(`<text class="right-tick" x="${W - right + 6}" y="${(yOf(rMax)(r) + 4).toFixed(1)}">${tick(r)}</text>`);
-    }
-  }
-  out.push(`<line x1="${left}" x2="${W - right}" y1="${bottom}" y2="${bottom}" stroke="#333"/>`);
-  const step = niceMax(xMax / 6);
-  for (let v = 0; v <= xMax + 1e-9; v += step) {
-    out.push(`<text x="${x(v).toFixed(1)}" y="${bottom + 15}" text-anchor="middle">${+v.toPrecision(3)}</text>`);
-  }
-  out.push(`<text x="${(left + W - right) / 2}" y="${bottom + 32}" text-anchor="middle" fill="#555">${esc(xLabel)}</text>`);
-  out.push(`<text x="14" y="${(top + bottom) / 2}" transform="rotate(-90 14 ${(top + bottom) / 2})" text-anchor="middle" fill="#555">${esc(yLabel)}</text>`);
-  if (hasRight) out.push(`<text class="right-label" x="${W - 10}" y="${(top + bottom) / 2}" transform="rotate(90 ${W - 10} ${(top + bottom) / 2})" text-anchor="middle" fill="#555">${esc(rightLabel ?? '')}</text>`);
-  for (const m of marks) out.push(`<line x1="${x(m.x).toFixed(1)}" x2="${x(m.x).toFixed(1)}" y1="${top}" y2="${bottom}" stroke="#000" stroke-dasharray="3 3" opacity="0.5"/><text x="${(x(m.x) + 3).toFixed(1)}" y="${top + 10}" font-size="10">${esc(m.label)}</text>`);
-  for (const s of series) {
-    const sy = s.right ? yOf(rMax) : y;
-    if (s.bars) {
-      const bw = Math.max(1, x(s.bars) - x(0) - 1);
-      for (const [px, py] of s.points) out.push(`<rect x="${x(px).toFixed(1)}" y="${sy(py).toFixed(1)}" width="${bw.toFixed(1)}" height="${(bottom - sy(py)).toFixed(1)}" fill="${s.colour}" opacity="0.7"><title>${esc(`${s.name}: ${py} at ${px} s`)}</title></rect>`);
-    } else if (s.points.length) {
-      out.push(`<polyline data-series="${esc(s.name)}" fill="none" stroke="${s.colour}" stroke-width="2" points="${s.points.map(([px, py]) => `${x(px).toFixed(1)},${sy(py).toFixed(1)}`).join(' ')}"/>`);
-    }
-  }
-  let lx = left;
-  for (const s of series) {
-    out.push(`<rect x="${lx}" y="${H - 18}" width="10" height="10" fill="${s.colour}"/><text x="${lx + 14}" y="${H - 9}">${esc(s.name)}</text>`);
-    lx += 30 + s.name.length * 6.5;
-  }
-  out.push('</svg>');
-  return out.join('\n');
-}
-
-/** Charts stacked into one SVG, each a nested <svg> panel. */
-function stack(panels: string[]): string {
-  let y = 0;
-  const inner: string[] = [];
-  for (const p of panels) {
-    const h = Number(/height="(\d+)"/.exec(p)![1]);
-    inner.push(p.replace('<svg xmlns="http://www.w3.org/2000/svg" ', `<svg x="0" y="${y}" `));
-    y += h;
-  }
-  return [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif" font-size="11">`, ...inner, '</svg>'].join('\n');
-}
+/** A constant colour per series (`datum`), so every layer adds its entry to one shared legend. */
+const legendColour = (name: string, names: string[], colours: string[]) => ({ datum: name, type: 'nominal' as const, scale: { domain: names, range: colours } });
 
 /** Latency p50/p95/p99 per scenario, horizontal bars on a log scale (cold and warm differ by orders). */
-export function latencyChart(f: KpiFigures): string | undefined {
+export async function latencyChart(f: KpiFigures): Promise<string | undefined> {
   const rows: Array<{ label: string; p: PhaseFigures }> = [];
   const add = (label: string, p: unknown) => {
     const s = p as { state?: string } & PhaseFigures;
@@ -123,56 +55,114 @@ export function latencyChart(f: KpiFigures): string | undefined {
     add('enc_keys beside large (HOL)', f.hol.loaded.enc_keys);
   }
   if (!rows.length) return undefined;
-  const left = 190;
-  const right = 80;
-  const top = 44;
-  const rowH = 22;
-  const H = top + rows.length * rowH + 50;
-  const lo = Math.max(0.01, Math.min(...rows.map((r) => r.p.latency!.p50)) / 2);
-  const hi = Math.max(...rows.map((r) => r.p.latency!.p99)) * 1.5;
-  const [l0, l1] = [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi))];
-  const x = (v: number) => left + ((Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0)) * (W - left - right);
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`];
-  out.push(`<text x="10" y="18" font-size="13" font-weight="bold">Key-delivery latency per scenario (ms, log scale)</text>`);
-  for (let e = l0; e <= l1; e++) out.push(`<line x1="${x(10 ** e).toFixed(1)}" x2="${x(10 ** e).toFixed(1)}" y1="${top - 6}" y2="${H - 40}" stroke="#ddd"/><text x="${x(10 ** e).toFixed(1)}" y="${H - 28}" text-anchor="middle">${10 ** e >= 1 ? 10 ** e : (10 ** e).toPrecision(1)}</text>`);
-  rows.forEach((r, i) => {
-    const y = top + i * rowH;
-    const l = r.p.latency!;
-    out.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(r.label)}</text>`);
-    out.push(`<rect x="${left}" y="${y + 2}" width="${(x(l.p99) - left).toFixed(1)}" height="14" fill="#90caf9"><title>p99 ${l.p99} ms</title></rect>`);
-    out.push(`<rect x="${left}" y="${y + 2}" width="${(x(l.p95) - left).toFixed(1)}" height="14" fill="#42a5f5"><title>p95 ${l.p95} ms</title></rect>`);
-    out.push(`<rect x="${left}" y="${y + 2}" width="${(x(l.p50) - left).toFixed(1)}" height="14" fill="#1565c0"><title>p50 ${l.p50} ms</title></rect>`);
-    out.push(`<text x="${(x(l.p99) + 4).toFixed(1)}" y="${y + 13}" fill="#333" font-size="10">${l.p50} / ${l.p95} / ${l.p99}</text>`);
+  // Whole decades around the figures: bars start at the axis' left end, which a log scale cannot put at 0.
+  const lo = 10 ** Math.floor(Math.log10(Math.max(0.01, Math.min(...rows.map((r) => r.p.latency!.p50)) / 2)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...rows.map((r) => r.p.latency!.p99)) * 1.5));
+  const pct = ['p50', 'p95', 'p99'] as const;
+  const bars = rows.flatMap((r) => [...pct].reverse().map((p, z) => ({ scenario: r.label, percentile: p, ms: r.p.latency![p], z })));
+  const y = { field: 'scenario', type: 'nominal' as const, scale: { domain: rows.map((r) => r.label) }, title: null, axis: { labelLimit: 240 } };
+  const x = { field: 'ms', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false }, title: 'ms (log scale)' };
+  return renderVegaLite({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CONFIG,
+    title: { text: 'Key-delivery latency per scenario (ms, log scale)', subtitle: 'bars: p50 (dark) · p95 · p99 (light); labels p50 / p95 / p99 ms; samples: successful requests only' },
+    width: WIDTH - 180,
+    height: { step: 22 },
+    layer: [
+      {
+        name: 'latency',
+        data: { values: bars },
+        mark: { type: 'bar', height: 14 },
+        encoding: {
+          y,
+          x: { ...x, stack: null },
+          color: { field: 'percentile', type: 'nominal', scale: { domain: [...pct], range: ['#1565c0', '#42a5f5', '#90caf9'] } },
+          // p99 first, p50 last: the shorter bars are drawn over the longer ones.
+          order: { field: 'z', type: 'quantitative' },
+          tooltip: [{ field: 'scenario' }, { field: 'percentile' }, { field: 'ms', title: 'ms' }],
+        },
+      },
+      {
+        name: 'latency_label',
+        data: { values: rows.map((r) => ({ scenario: r.label, ms: r.p.latency!.p99, text: `${r.p.latency!.p50} / ${r.p.latency!.p95} / ${r.p.latency!.p99}` })) },
+        mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#333' },
+        encoding: { y, x, text: { field: 'text' } },
+      },
+    ],
   });
-  out.push(`<text x="10" y="${H - 8}" fill="#555" font-size="10">bars: p50 (dark) · p95 · p99 (light), labels p50 / p95 / p99 ms, samples: successful requests only</text>`);
-  out.push('</svg>');
-  return out.join('\n');
 }
 
-const perS = (n: number, bucketMs: number) => Math.round((n * 1000) / bucketMs);
-
 /** Status answers/s (HTTP capacity) and keys/s (key supply) over each phase's time; the warm-up shaded. */
-export function rateChart(f: KpiFigures): string | undefined {
-  const series: Series[] = [];
+export async function rateChart(f: KpiFigures): Promise<string | undefined> {
+  const series: Array<{ name: string; colour: string; points: Array<{ t: number; v: number }> }> = [];
   const shades = new Map<number, string[]>();
   const warm = (w: number | undefined, what: string) => {
     if (w && w > 0) shades.set(w, [...(shades.get(w) ?? []), what]);
   };
+  const rate = (timeline: Bucket[], bucketMs: number, count: (b: Bucket) => number) => {
+    const m = mergeBuckets(timeline, bucketMs);
+    return m.timeline.map((b) => ({ t: b.t, v: perS(count(b), m.bucketMs) }));
+  };
   if (f.capacity?.state === 'measured') {
     const c = f.capacity;
-    series.push({ name: 'Status answers/s (HTTP capacity)', colour: '#1565c0', points: c.timeline.map((b) => [b.t, perS(b.ok, c.bucket_ms)]) });
+    series.push({ name: 'Status answers/s (HTTP capacity)', colour: '#1565c0', points: rate(c.timeline, c.bucket_ms, (b) => b.ok) });
     warm(c.warmup_s, 'capacity');
   }
   if (f.supply?.state === 'measured') {
     const s = f.supply;
-    series.push({ name: 'keys/s (key supply)', colour: '#2e7d32', points: s.timeline.map((b) => [b.t, perS(b.keys, s.bucket_ms)]) });
-    series.push({ name: 'enc_keys 503/s', colour: '#d32f2f', points: s.timeline.map((b) => [b.t, perS(b.s503, s.bucket_ms)]) });
+    series.push({ name: 'keys/s (key supply)', colour: '#2e7d32', points: rate(s.timeline, s.bucket_ms, (b) => b.keys) });
+    series.push({ name: 'enc_keys 503/s', colour: '#d32f2f', points: rate(s.timeline, s.bucket_ms, (b) => b.s503) });
     warm(s.warmup_s, 'supply');
   }
   if (!series.length) return undefined;
-  return xyChart('Rate over time: HTTP capacity (Status) and key supply (enc_keys, 1 key each)', 's since the phase started', 'per second', series, {
-    shades: [...shades].map(([to, what]) => ({ from: 0, to, label: `warm-up, not counted (${what.join(', ')})` })),
-  });
+  const xTitle = 's since the phase started';
+  const names = series.map((s) => s.name);
+  const colours = series.map((s) => s.colour);
+  const warmups = [...shades].map(([to, what]) => ({ t: 0, t2: to, label: `warm-up, not counted (${what.join(', ')})` }));
+  return renderVegaLite({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CONFIG,
+    title: 'Rate over time: HTTP capacity (Status) and key supply (enc_keys, 1 key each)',
+    width: WIDTH,
+    height: HEIGHT,
+    layer: [
+      ...(warmups.length
+        ? [
+            {
+              name: 'warmup',
+              data: { values: warmups },
+              mark: { type: 'rect' as const, color: '#9e9e9e', opacity: 0.18 },
+              encoding: { x: { field: 't', type: 'quantitative' as const, title: xTitle }, x2: { field: 't2' }, tooltip: { field: 'label' } },
+            },
+            {
+              name: 'warmup_label',
+              data: { values: warmups },
+              mark: { type: 'text' as const, align: 'left' as const, baseline: 'bottom' as const, dx: 3, y: HEIGHT - 6, fontSize: 10, color: '#555' },
+              encoding: { x: { field: 't', type: 'quantitative' as const, title: xTitle }, text: { field: 'label' } },
+            },
+          ]
+        : []),
+      ...series.map((s, i) => ({
+        name: `rate_${i}`,
+        data: { values: s.points },
+        mark: { type: 'line' as const, strokeWidth: 2 },
+        encoding: {
+          x: { field: 't', type: 'quantitative' as const, title: xTitle },
+          y: { field: 'v', type: 'quantitative' as const, title: 'per second' },
+          color: legendColour(s.name, names, colours),
+        },
+      })),
+    ],
+  } as TopLevelSpec);
+}
+
+/** Dashed vertical marks with a label at the top of the plot. */
+function markers(name: string, marks: Array<{ t: number; label: string }>, xTitle: string) {
+  const x = { field: 't', type: 'quantitative' as const, title: xTitle };
+  return [
+    { name, data: { values: marks }, mark: { type: 'rule' as const, strokeDash: [3, 3], color: '#000', opacity: 0.5 }, encoding: { x, tooltip: { field: 'label' } } },
+    { name: `${name}_label`, data: { values: marks }, mark: { type: 'text' as const, align: 'left' as const, baseline: 'top' as const, dx: 3, y: 2, fontSize: 10 }, encoding: { x, text: { field: 'label' } } },
+  ];
 }
 
 /**
@@ -180,60 +170,109 @@ export function rateChart(f: KpiFigures): string | undefined {
  * on the right), then the refill after consumption stops on its own scale: a pool refilled by a few
  * keys/s is flat beside the full pool it was drained from.
  */
-export function exhaustionChart(f: KpiFigures): string | undefined {
+export async function exhaustionChart(f: KpiFigures): Promise<string | undefined> {
   const e = f.exhaustion;
   if (e?.state !== 'measured') return undefined;
   const c = e.continuity;
-  const b = c.bucket_ms / 1000;
+  const m = mergeBuckets(c.timeline, c.bucket_ms);
+  const b = m.bucketMs / 1000;
   const pool = 'keys in the pool (stored_key_count)';
-  const drain = xyChart(
-    'Exhaustion: the pool drains, then answers on the emptied pool',
-    's since the drain started',
-    'answers per second',
-    [
-      { name: '200/s (key served)', colour: '#2e7d32', bars: b / 2, points: c.timeline.map((x) => [c.started_s + x.t, perS(x.ok, c.bucket_ms)]) },
-      { name: '503/s (pool empty)', colour: '#d32f2f', bars: b / 2, points: c.timeline.map((x) => [c.started_s + x.t + b / 2, perS(x.s503, c.bucket_ms)]) },
-      { name: 'keys in the pool (right axis)', colour: '#6a1b9a', right: true, points: e.level.map((p) => [p.t, p.stored]) },
-    ],
-    {
-      rightLabel: pool,
-      marks: [
-        { x: e.drain.time_to_first_503_s, label: 'first 503' },
-        { x: e.recovery.started_s, label: 'consumption stops' },
-      ],
+  const xDrain = 's since the drain started';
+  const names = ['200/s (key served)', '503/s (pool empty)', 'keys in the pool (right axis)'];
+  const colours = ['#2e7d32', '#d32f2f', '#6a1b9a'];
+  const bars = (name: string, i: number, count: (x: Bucket) => number) => ({
+    name: `answers_${i}`,
+    data: { values: m.timeline.map((x) => ({ t: c.started_s + x.t + (i * b) / 2, t2: c.started_s + x.t + ((i + 1) * b) / 2, v: perS(count(x), m.bucketMs) })) },
+    mark: { type: 'rect' as const, opacity: 0.7 },
+    encoding: {
+      x: { field: 't', type: 'quantitative' as const, title: xDrain },
+      x2: { field: 't2' },
+      y: { field: 'v', type: 'quantitative' as const, title: 'answers per second' },
+      y2: { datum: 0 },
+      color: legendColour(name, names, colours),
+      tooltip: [{ field: 't', title: 's' }, { field: 'v', title: name }],
     },
-  );
-  const after = e.level.filter((p) => p.t >= e.recovery.started_s).map((p): [number, number] => [Math.round((p.t - e.recovery.started_s) * 1000) / 1000, p.stored]);
-  if (after.length < 2) return drain;
-  const refill = xyChart(
-    `Recovery: the pool refilling after consumption stops${e.recovery.refill_keys_per_s !== undefined ? ` (${e.recovery.refill_keys_per_s} keys/s)` : ''}`,
-    's since consumption stopped',
-    pool,
-    [{ name: 'keys in the pool', colour: '#6a1b9a', points: after }],
-    e.recovery.recovered && e.recovery.recovery_s !== undefined ? { marks: [{ x: e.recovery.recovery_s, label: 'a key is served again' }] } : {},
-  );
-  return stack([drain, refill]);
+  });
+  const drain = {
+    title: 'Exhaustion: the pool drains, then answers on the emptied pool',
+    width: WIDTH,
+    height: HEIGHT,
+    layer: [
+      { layer: [bars(names[0]!, 0, (x) => x.ok), bars(names[1]!, 1, (x) => x.s503), ...markers('events', [{ t: e.drain.time_to_first_503_s, label: 'first 503' }, { t: e.recovery.started_s, label: 'consumption stops' }], xDrain)] },
+      {
+        name: 'pool',
+        data: { values: thin(e.level, (p) => p.t, (p) => p.stored) },
+        mark: { type: 'line' as const, strokeWidth: 2 },
+        encoding: {
+          x: { field: 't', type: 'quantitative' as const, title: xDrain },
+          y: { field: 'stored', type: 'quantitative' as const, title: pool, axis: { orient: 'right' as const } },
+          color: legendColour(names[2]!, names, colours),
+        },
+      },
+    ],
+    resolve: { scale: { y: 'independent' as const } },
+  };
+  const after = e.level.filter((p) => p.t >= e.recovery.started_s).map((p) => ({ t: Math.round((p.t - e.recovery.started_s) * 1000) / 1000, stored: p.stored }));
+  const xRefill = 's since consumption stopped';
+  const refill = after.length < 2 ? undefined : {
+    title: `Recovery: the pool refilling after consumption stops${e.recovery.refill_keys_per_s !== undefined ? ` (${e.recovery.refill_keys_per_s} keys/s)` : ''}`,
+    width: WIDTH,
+    height: HEIGHT,
+    layer: [
+      {
+        name: 'refill',
+        data: { values: thin(after, (p) => p.t, (p) => p.stored) },
+        mark: { type: 'line' as const, strokeWidth: 2, color: '#6a1b9a' },
+        encoding: { x: { field: 't', type: 'quantitative' as const, title: xRefill }, y: { field: 'stored', type: 'quantitative' as const, title: pool } },
+      },
+      ...(e.recovery.recovered && e.recovery.recovery_s !== undefined ? markers('recovered', [{ t: e.recovery.recovery_s, label: 'a key is served again' }], xRefill) : []),
+    ],
+  };
+  return renderVegaLite({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CONFIG,
+    ...(refill ? { vconcat: [drain, refill] } : drain),
+  } as TopLevelSpec);
 }
 
 /** Soak: p95 per window and harness RSS. */
-export function soakChart(f: KpiFigures): string | undefined {
+export async function soakChart(f: KpiFigures): Promise<string | undefined> {
   const s = f.soak;
   if (s?.state !== 'measured') return undefined;
-  return xyChart('Soak: master→slave p95 (ms) and harness RSS (MiB) per window', 's since the soak started', 'ms · MiB', [
-    { name: 'flow p95 (ms)', colour: '#1565c0', points: s.windows.filter((w) => w.p95 !== undefined).map((w) => [w.t, w.p95!]) },
-    { name: 'harness RSS (MiB)', colour: '#ef6c00', points: s.windows.map((w) => [w.t, w.rss_mb]) },
-  ]);
+  const names = ['flow p95 (ms)', 'harness RSS (MiB)'];
+  const colours = ['#1565c0', '#ef6c00'];
+  const line = (i: number, points: Array<{ t: number; v: number }>) => ({
+    name: `soak_${i}`,
+    data: { values: points },
+    mark: { type: 'line' as const, strokeWidth: 2, point: true },
+    encoding: {
+      x: { field: 't', type: 'quantitative' as const, title: 's since the soak started' },
+      y: { field: 'v', type: 'quantitative' as const, title: 'ms · MiB' },
+      color: legendColour(names[i]!, names, colours),
+    },
+  });
+  return renderVegaLite({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CONFIG,
+    title: 'Soak: master→slave p95 (ms) and harness RSS (MiB) per window',
+    width: WIDTH,
+    height: HEIGHT,
+    layer: [line(0, s.windows.filter((w) => w.p95 !== undefined).map((w) => ({ t: w.t, v: w.p95! }))), line(1, s.windows.map((w) => ({ t: w.t, v: w.rss_mb })))],
+  } as TopLevelSpec);
 }
 
-/** Every chart the figures allow, by file name. */
-export function kpiCharts(f: KpiFigures): Record<string, string> {
+/** Every chart the figures allow, by file name (rendered one after another: each is pure CPU). */
+export async function kpiCharts(f: KpiFigures): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  const add = (name: string, svg: string | undefined) => {
+  const charts: Array<[string, (f: KpiFigures) => Promise<string | undefined>]> = [
+    ['latency.svg', latencyChart],
+    ['rate.svg', rateChart],
+    ['exhaustion.svg', exhaustionChart],
+    ['soak.svg', soakChart],
+  ];
+  for (const [name, chart] of charts) {
+    const svg = await chart(f);
     if (svg) out[name] = svg;
-  };
-  add('latency.svg', latencyChart(f));
-  add('rate.svg', rateChart(f));
-  add('exhaustion.svg', exhaustionChart(f));
-  add('soak.svg', soakChart(f));
+  }
   return out;
 }

@@ -44,10 +44,10 @@ function sectionFigures(f: KpiFigures, phase: Phase): unknown {
 }
 
 /** Writes summary.json, charts/ and allure-results/ (cleared first: an earlier run's results would read as retries). */
-export function writeKpiReports(dir: string, s: Omit<KpiSummary, 'charts'>): KpiSummary {
+export async function writeKpiReports(dir: string, s: Omit<KpiSummary, 'charts'>): Promise<KpiSummary> {
   const out = resolve(dir);
   mkdirSync(join(out, 'charts'), { recursive: true });
-  const charts = kpiCharts(s.figures);
+  const charts = await kpiCharts(s.figures);
   for (const [name, svg] of Object.entries(charts)) writeFileSync(join(out, 'charts', name), svg);
   const summary: KpiSummary = { ...s, charts: Object.keys(charts).map((n) => `charts/${n}`) };
   writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');

@@ -92,7 +92,7 @@ export async function runKpi(o: KpiRunOptions): Promise<KpiOutcome> {
   }
   if (unreachable) for (const p of PHASES) if (phases.has(p)) (figures as unknown as Record<string, unknown>)[p] = { state: 'error', reason: unreachable };
   const results = kpiResults(figures, thresholds);
-  const summary = writeKpiReports(o.out, {
+  const summary = await writeKpiReports(o.out, {
     kind: 'kpi',
     target: target.name,
     source: o.target ? profile.source : 'embedded mock KME pair',

@@ -5,15 +5,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { PACKAGE_ROOT } from '../util/entry.js';
 import { loadTargetProfile, type LoadedProfile } from '../target/load.ts';
 import { CannotRunError } from '../cli/exit.ts';
 import type { Endpoint } from './engine.ts';
 import type { Roles } from './operations.ts';
 
-const BIN = resolve(fileURLToPath(new URL('../../bin/qkd-harness.js', import.meta.url)));
+const BIN = join(PACKAGE_ROOT, 'bin', 'qkd-harness.js');
 
 /** The embedded mock's configuration (docs/kpi.md): the reference key rate and a full pool of 100,000 keys. */
 export const EMBEDDED_MOCK_CONFIG = 'key_rate_per_hour: 14000\nprefill: 100000\nmax_key_count: 100000\n';

@@ -16,7 +16,7 @@ import { bindingUnavailable } from '../hsm/binding.ts';
 import { runHsm } from '../hsm/runner.ts';
 import { SoftHsmStore, softhsmModule, softhsmUnavailable } from '../hsm/softhsm.ts';
 import { ADDRESSES, PORTS, type SiteName } from './names.ts';
-import { tsNode } from './node.ts';
+import { entryArgv } from './node.ts';
 import type { StartSpec } from './process.ts';
 
 /** What the lab records about a site's token and agent (paths and addresses only, never the PIN). */
@@ -134,7 +134,7 @@ export function agentSpec(site: SiteName, namespace: string, siteDir: string, in
     name: 'hsm-sync',
     site,
     namespace,
-    argv: tsNode('mocks/hsm-sync/main.ts', [...roleArgs, ...common]),
+    argv: entryArgv('mocks/hsm-sync/main.ts', [...roleArgs, ...common]),
     env: agentEnv(info, pin),
     logFile: join(siteDir, 'hsm-sync.out'),
     stderrFile: info.sync.log,

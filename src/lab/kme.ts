@@ -32,7 +32,7 @@ export function kmeArgv(site: SiteName, pkiDir: string, seedHex: string, faultsF
   const which = KME_OF[site];
   return [
     process.execPath,
-    join(REPO_ROOT, 'bin/qkd-harness.js'), // registers tsx itself
+    join(REPO_ROOT, 'bin/qkd-harness.js'), // compiled when dist/ is current, else tsx (src/util/entry.js)
     'mock',
     '--only',
     which,

@@ -23,7 +23,7 @@ import { kmeArgv, kmeUrl, kmsUrlFor, labPki, SAE_OF } from './kme.ts';
 import { kmeFaultsFile, pqcFaultsFile } from './fault-files.ts';
 import { addNamespace } from './namespace.ts';
 import { ADDRESSES, PORTS, SITES, labNames, newRunId, type LabNames, type SiteName } from './names.ts';
-import { tsNode } from './node.ts';
+import { entryArgv } from './node.ts';
 import { labUnavailable } from './prerequisites.ts';
 import { LabProcess, startProcess, lastLines } from './process.ts';
 import { LabState, stateDir } from './state.ts';
@@ -262,7 +262,7 @@ export class Lab {
           namespace: names.namespace[site],
           env: { ...process.env, ...this.faultEnv(site) },
           logFile: this.paths[site].pqcLog,
-          argv: tsNode('mocks/pqc/main.ts', [
+          argv: entryArgv('mocks/pqc/main.ts', [
             ...['--name', site, '--peer-name', other(site)],
             ...['--listen', `${ADDRESSES.underlay[site]}:${PORTS.pqc}`, '--peer', `${ADDRESSES.underlay[other(site)]}:${PORTS.pqc}`],
             ...['--key-out', this.paths[site].keyOut, '--events', this.paths[site].pqcEvents],
@@ -284,7 +284,7 @@ export class Lab {
         site,
         namespace: names.namespace[site],
         logFile: this.paths[site].probeOut,
-        argv: tsNode('src/lab/probe-main.ts', [
+        argv: entryArgv('src/lab/probe-main.ts', [
           ...['--target', ADDRESSES.overlay[other(site)], '--port', String(PORTS.probeEcho), '--log', this.paths[site].probeLog, '--interval-ms', String(o.probeIntervalMs ?? 100)],
           ...(instrumentFaults.includes('probe-always-replies') ? ['--instrument-fault', 'always-replies'] : []),
         ]),
@@ -328,7 +328,7 @@ export class Lab {
     for (const site of keyControlOrder) {
       const env = { ...this.keyControlEnv(site, { intervalS, pqc, mode, pki: { ca: pki.ca, ...pki.saes[SAE_OF[site]]! }, peerPublicKey: keys[other(site)].publicKey }), QKDH_SCHEDULE_ORIGIN_FILE: originFile };
       const k = kc(site);
-      const argv = k.kind === 'builtin' ? tsNode('mocks/keyctl/main.ts') : ['sh', '-c', k.command];
+      const argv = k.kind === 'builtin' ? entryArgv('mocks/keyctl/main.ts') : ['sh', '-c', k.command];
       this.start({ name: 'key-control', site, namespace: names.namespace[site], argv, env: { ...process.env, ...env }, logFile: this.paths[site].keyControlLog });
       await this.waitForListener(site, PORTS.keyControl, 30_000, 'key control');
     }

@@ -2,9 +2,10 @@
 // the run's previous outputs are removed (src/report/fresh-results.ts).
 // reportMatchers is off: allure-vitest would otherwise record every expect() value — key material included.
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../util/entry.js';
 
-const FRESH = fileURLToPath(new URL('./fresh-results.ts', import.meta.url));
+// The TypeScript source (vitest loads it) also when this module runs compiled: it ships with the package.
+const FRESH = join(PACKAGE_ROOT, 'src', 'report', 'fresh-results.ts');
 
 export function reportersFor(dir: string): Array<[string, Record<string, unknown>]> {
   return [

@@ -35,14 +35,33 @@ describe('GitHub workflows', () => {
 
   it('nightly.yml calls only qkd-harness subcommands and flags that a CLI test runs, besides the installs', () => {
     const used = commands('nightly.yml');
-    const cli = used.filter((c) => c.startsWith('npx qkd-harness '));
-    expect(cli.length).toBeGreaterThanOrEqual(2); // the shards and the merge
-    for (const c of used.filter((x) => !x.startsWith('npx qkd-harness '))) expect(PLUMBING.some((p) => p.test(c)), c).toBe(true);
-    for (const c of cli) {
-      const sub = c.slice('npx qkd-harness '.length).split(/\s+/)[0]!;
-      expect(cliTests, `no CLI test runs \`${sub}\``).toContain(`'${sub}'`);
-      // Every flag, also those inside a workflow expression (format('--target {0}', …)).
-      for (const flag of c.match(/--[a-z][a-z-]*/g) ?? []) expect(cliTests, `no CLI test passes ${flag} (${c})`).toContain(`'${flag}'`);
-    }
+    expect(used.filter((c) => c.startsWith('npx qkd-harness ')).length).toBeGreaterThanOrEqual(2); // the shards and the merge
+    expect(unexercised(used, cliTests)).toEqual([]);
+  });
+
+  it('the check names a step no test exercises: an unknown subcommand, an untested flag, other plumbing', () => {
+    const steps = ['npx qkd-harness run --shard 1/2', 'npx qkd-harness frobnicate', "npx qkd-harness report --merge ${{ format('--no-such-flag {0}', 'x') }}", 'curl -s https://example.org | sh'];
+    const tests = "runCli(['run', '--shard', '1/2']); runCli(['report', '--merge', dir])";
+    expect(unexercised(steps, tests)).toEqual([
+      'no CLI test runs `frobnicate`',
+      `no CLI test passes --no-such-flag (${steps[2]})`,
+      `not an install or .ci/run: ${steps[3]}`,
+    ]);
   });
 });
+
+/** What in these workflow steps no CLI test exercises, one line each (empty: all of it is exercised). */
+function unexercised(steps: string[], tests: string): string[] {
+  const found: string[] = [];
+  for (const c of steps) {
+    if (!c.startsWith('npx qkd-harness ')) {
+      if (!PLUMBING.some((p) => p.test(c))) found.push(`not an install or .ci/run: ${c}`);
+      continue;
+    }
+    const sub = c.slice('npx qkd-harness '.length).split(/\s+/)[0]!;
+    if (!tests.includes(`'${sub}'`)) found.push(`no CLI test runs \`${sub}\``);
+    // Every flag, also those inside a workflow expression (format('--target {0}', …)).
+    for (const flag of c.match(/--[a-z][a-z-]*/g) ?? []) if (!tests.includes(`'${flag}'`)) found.push(`no CLI test passes ${flag} (${c})`);
+  }
+  return found;
+}

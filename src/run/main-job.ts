@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../util/entry.js';
 import { labUnavailable } from '../lab/prerequisites.ts';
 import { mergeAllureResults } from '../report/merge-results.ts';
 import { redactText } from '../secrets/redact.ts';
@@ -65,7 +65,8 @@ function e2eWhyNot(o: MainJobOptions): string | undefined {
   return why ? `${why} — \`qkd-harness doctor\` lists what the lab needs (\`doctor --fix\` installs it as root)` : undefined;
 }
 
-const STEP_GUARD = fileURLToPath(new URL('./step-guard.mjs', import.meta.url));
+// Plain JavaScript that ships as source: the same file whether this module runs compiled or not.
+const STEP_GUARD = join(PACKAGE_ROOT, 'src', 'run', 'step-guard.mjs');
 
 /** Runs one step's child; resolves with its exit code (null: killed at its deadline or by the signal). */
 function runChild(step: StepPlan, signal: AbortSignal | undefined, log: (line: string) => void): Promise<number | null> {

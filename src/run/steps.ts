@@ -3,7 +3,8 @@
 // the WireGuard and HSM end-to-end suites. A child is what makes a step's failure (or a hang) its own:
 // it runs under a deadline and is stopped with the job on Ctrl-C.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../lab/node.ts';
 import { dealt, shardText, type Shard } from './shard.ts';
 
@@ -31,7 +32,8 @@ export interface StepPlan {
 }
 
 const BIN = join(REPO_ROOT, 'bin', 'qkd-harness.js');
-const VITEST = join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+// Resolved, not under REPO_ROOT: an installed package's dependencies may sit beside it (hoisted), not in it.
+const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
 
 /** The end-to-end suites of the main job: agreement, rekey alignment and HSM replication (faults are for `e2e`). */
 export const MAIN_E2E_SUITES = ['psk-agreement', 'rekey-alignment', 'hsm-replication'];

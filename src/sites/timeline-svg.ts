@@ -1,74 +1,88 @@
-// A timeline picture of one run, for the report: per site a lane with the installed PSK (one colour per
-// fingerprint), handshakes (ticks), probe outages (red) and forced handshakes (triangles), plus the
-// rotations across both lanes. Hand-built SVG: no chart library is a dependency of this project.
+// A timeline picture of one run, for the report (a Vega-Lite chart, src/report/vega-svg.ts): per site a
+// lane with the installed PSK (one colour per fingerprint), one with probe outages (red) and one with
+// handshakes (ticks); the rotations across all lanes (dashed, skew in the tooltip) and the forced
+// handshakes (triangles) in a lane of their own. Fingerprints only: nothing else of a key is in the run.
 import { createHash } from 'node:crypto';
+import { renderVegaLite, type TopLevelSpec } from '../report/vega-svg.ts';
 import { rotations, type E2eRun } from './timeline.ts';
 
-const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const PLOT_W = 860;
 
-function colour(fp: string): string {
+/** One colour per fingerprint, the same in every picture (derived from the fingerprint, not its order). */
+export function pskColour(fp: string): string {
   if (fp === '(none)') return '#999';
   const h = createHash('sha256').update(fp).digest();
-  return `hsl(${h[0]! * 360 / 256 | 0} ${45 + (h[1]! % 30)}% ${55 + (h[2]! % 15)}%)`;
+  return `hsl(${((h[0]! * 360) / 256) | 0}, ${45 + (h[1]! % 30)}%, ${55 + (h[2]! % 15)}%)`;
 }
 
-export function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'): string {
-  const W = 1000;
-  const left = 70;
-  const right = 20;
-  const laneH = 56;
-  const top = 40;
-  const span = Math.max(1, run.endedAt - run.startedAt);
-  const x = (t: number) => left + ((Math.min(Math.max(t, run.startedAt), run.endedAt) - run.startedAt) / span) * (W - left - right);
-  const H = top + run.sites.length * (laneH + 20) + 76;
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
-  out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
-  out.push(`<text x="${W - right}" y="18" text-anchor="end" fill="#555">${esc(`${new Date(run.startedAt).toISOString()} · ${(span / 1000).toFixed(0)} s · handshakes ${run.config.handshakes}`)}</text>`);
-  run.sites.forEach((site, i) => {
-    const y = top + i * (laneH + 20);
-    const s = run.series[site]!;
-    out.push(`<text x="${left - 8}" y="${y + laneH / 2 + 4}" text-anchor="end" font-weight="bold">${esc(site)}</text>`);
-    // PSK segments
-    const points = [{ at: run.startedAt, fp: s.initial }, ...s.changes.map((c) => ({ at: c.at, fp: c.fp }))];
-    points.forEach((p, j) => {
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'): Promise<string> {
+  const spanMs = Math.max(1, run.endedAt - run.startedAt);
+  const s = (t: number) => Math.round(Math.min(Math.max(t, run.startedAt), run.endedAt) - run.startedAt) / 1000;
+  const lane = (site: string, what: 'PSK' | 'outage' | 'handshake') => `${site} · ${what}`;
+  const forcedLane = 'forced handshake';
+  const lanes = ['rotations', ...run.sites.flatMap((site) => [lane(site, 'PSK'), lane(site, 'outage'), lane(site, 'handshake')]), ...(run.forced.length || run.config.handshakes === 'forced' ? [forcedLane] : [])];
+  // A fingerprint is written on its segment when the segment is wide enough for it (about 60 px).
+  const labelMinMs = (spanMs * 60) / PLOT_W;
+
+  const segments = run.sites.flatMap((site) => {
+    const series = run.series[site]!;
+    const points = [{ at: run.startedAt, fp: series.initial }, ...series.changes.map((c) => ({ at: c.at, fp: c.fp }))];
+    return points.map((p, j) => {
       const end = points[j + 1]?.at ?? run.endedAt;
-      out.push(`<rect x="${x(p.at).toFixed(1)}" y="${y}" width="${Math.max(0.5, x(end) - x(p.at)).toFixed(1)}" height="${laneH / 2}" fill="${colour(p.fp)}"><title>${esc(`${site} PSK ${p.fp} from ${new Date(p.at).toISOString()}`)}</title></rect>`);
-      if (x(end) - x(p.at) > 60) out.push(`<text x="${(x(p.at) + 3).toFixed(1)}" y="${y + 16}" fill="#222">${esc(p.fp.replace('sha256:', ''))}</text>`);
+      return { lane: lane(site, 'PSK'), t: s(p.at), t2: s(end), fp: p.fp, colour: pskColour(p.fp), label: end - p.at > labelMinMs ? p.fp.replace('sha256:', '') : '', from: iso(p.at) };
     });
-    // probe outages
-    for (const o of run.probes[site]?.outages ?? []) {
-      const to = o.to ?? run.endedAt;
-      out.push(`<rect x="${x(o.from).toFixed(1)}" y="${y + laneH / 2 + 4}" width="${Math.max(1, x(to) - x(o.from)).toFixed(1)}" height="10" fill="#d33"><title>${esc(`probe outage ${((to - o.from) / 1000).toFixed(1)} s, ${o.lost} lost`)}</title></rect>`);
-    }
-    // handshakes
-    for (const h of s.handshakes) {
-      const hx = x(h.at); // when it was first seen (WireGuard's own value has 1 s resolution)
-      out.push(`<line x1="${hx.toFixed(1)}" x2="${hx.toFixed(1)}" y1="${y + laneH / 2 + 16}" y2="${y + laneH}" stroke="#1565c0" stroke-width="2"><title>${esc(`handshake ${new Date(h.value * 1000).toISOString()}`)}</title></line>`);
-    }
-    out.push(`<text x="${left - 8}" y="${y + laneH - 2}" text-anchor="end" fill="#1565c0" font-size="9">hs</text>`);
-    out.push(`<text x="${left - 8}" y="${y + laneH / 2 + 13}" text-anchor="end" fill="#d33" font-size="9">outage</text>`);
   });
-  const bottom = top + run.sites.length * (laneH + 20) - 14;
-  let lastLabel = -Infinity;
+  const outages = run.sites.flatMap((site) =>
+    (run.probes[site]?.outages ?? []).map((o) => {
+      const to = o.to ?? run.endedAt;
+      return { lane: lane(site, 'outage'), t: s(o.from), t2: s(to), what: `probe outage ${((to - o.from) / 1000).toFixed(1)} s, ${o.lost} lost${o.to === null ? ' (still open at the end)' : ''}` };
+    }),
+  );
+  // When each handshake was first seen (WireGuard's own value has 1 s resolution: it is in the tooltip).
+  const handshakes = run.sites.flatMap((site) => run.series[site]!.handshakes.map((h) => ({ lane: lane(site, 'handshake'), t: s(h.at), what: `handshake ${iso(h.value * 1000)}` })));
+  let lastAt = -Infinity;
   let row = 0;
-  for (const r of rotations(run)) {
-    row = x(r.start) - lastLabel < 16 ? row + 1 : 0; // stagger labels of rotations close together
-    lastLabel = x(r.start);
-    out.push(`<line x1="${x(r.start).toFixed(1)}" x2="${x(r.start).toFixed(1)}" y1="${top - 6}" y2="${bottom}" stroke="#000" stroke-dasharray="3 3" opacity="0.5"><title>${esc(`rotation ${r.index} ${r.fp}, ${r.skewMs === null ? 'reached one site only' : `skew ${r.skewMs} ms`}`)}</title></line>`);
-    out.push(`<text x="${(x(r.start) + 2).toFixed(1)}" y="${top - 8 - row * 9}" font-size="9">r${r.index}${r.skewMs === null ? '*' : ''}</text>`);
+  const rots = rotations(run).map((r) => {
+    // Labels of rotations closer than ~16 px are staggered over three rows.
+    row = ((r.start - lastAt) * PLOT_W) / spanMs < 16 ? (row + 1) % 3 : 0;
+    lastAt = r.start;
+    return { t: s(r.start), row, label: `r${r.index}${r.skewMs === null ? '*' : ''}`, what: `rotation ${r.index} ${r.fp}, ${r.skewMs === null ? 'reached one site only' : `skew ${r.skewMs} ms`}` };
+  });
+  const forced = run.forced.map((f) => ({ lane: forcedLane, t: s(f.at), colour: f.agreed ? '#2e7d32' : '#ef6c00', what: `session expired (rekey brought forward)${f.agreed ? '' : ' while the PSKs differed'}` }));
+
+  const x = { field: 't', type: 'quantitative' as const, title: 's since the run started', scale: { domain: [0, spanMs / 1000], nice: false } };
+  const y = { field: 'lane', type: 'nominal' as const, scale: { domain: lanes }, title: null, axis: { labelFontWeight: 'bold' as const, labelLimit: 240 } };
+  const tooltip = { field: 'what', type: 'nominal' as const };
+  const layers: unknown[] = [
+    { name: 'psk', data: { values: segments }, mark: { type: 'bar', height: { band: 0.9 } }, encoding: { x, x2: { field: 't2' }, y, color: { field: 'colour', type: 'nominal', scale: null }, tooltip: [{ field: 'fp', title: 'PSK' }, { field: 'lane' }, { field: 'from' }] } },
+    { name: 'psk_label', data: { values: segments.filter((g) => g.label) }, mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, color: '#222' }, encoding: { x, y, text: { field: 'label' } } },
+  ];
+  if (outages.length) layers.push({ name: 'outage', data: { values: outages }, mark: { type: 'bar', color: '#d33', height: { band: 0.6 }, minBandSize: 1.5 }, encoding: { x, x2: { field: 't2' }, y, tooltip } });
+  if (handshakes.length) layers.push({ name: 'handshake', data: { values: handshakes }, mark: { type: 'tick', color: '#1565c0', thickness: 2 }, encoding: { x, y, tooltip } });
+  if (rots.length) {
+    layers.push({ name: 'rotation', data: { values: rots }, mark: { type: 'rule', strokeDash: [3, 3], color: '#000', opacity: 0.5 }, encoding: { x, tooltip } });
+    for (const r of [0, 1, 2]) {
+      const these = rots.filter((q) => q.row === r);
+      if (these.length) layers.push({ name: `rotation_label_${r}`, data: { values: these.map((q) => ({ ...q, lane: 'rotations' })) }, mark: { type: 'text', align: 'left', dx: 2, dy: (r - 1) * 7, fontSize: 9 }, encoding: { x, y, text: { field: 'label' }, tooltip } });
+    }
   }
-  for (const f of run.forced) out.push(`<path d="M ${x(f.at).toFixed(1)} ${bottom + 2} l -4 8 l 8 0 z" fill="${f.agreed ? '#2e7d32' : '#ef6c00'}"><title>${esc(`session expired (rekey brought forward)${f.agreed ? '' : ' while the PSKs differed'}`)}</title></path>`);
-  // axis
-  const ay = H - 48;
-  out.push(`<text x="${left}" y="${H - 16}" fill="#555" font-size="10">colour = installed PSK (fingerprint) · red = probe outage · blue tick = handshake seen · r* = rotation that reached one site only</text>`);
-  out.push(`<text x="${left}" y="${H - 4}" fill="#555" font-size="10">triangle = sessions expired by the lab, rekey brought forward (green: both sites showed the same PSK, orange: they differed)</text>`);
-  out.push(`<line x1="${left}" x2="${W - right}" y1="${ay}" y2="${ay}" stroke="#333"/>`);
-  const step = [5, 10, 15, 30, 60, 120, 300, 600].find((st) => span / 1000 / st <= 12) ?? 1200;
-  for (let t = 0; t <= span / 1000; t += step) {
-    const tx = x(run.startedAt + t * 1000);
-    out.push(`<line x1="${tx.toFixed(1)}" x2="${tx.toFixed(1)}" y1="${ay}" y2="${ay + 4}" stroke="#333"/><text x="${tx.toFixed(1)}" y="${ay + 15}" text-anchor="middle">${t} s</text>`);
-  }
-  out.push('</svg>');
-  return out.join('\n');
+  if (forced.length) layers.push({ name: 'forced', data: { values: forced }, mark: { type: 'point', shape: 'triangle-up', filled: true, size: 70, opacity: 1 }, encoding: { x, y, color: { field: 'colour', type: 'nominal', scale: null }, tooltip } });
+
+  return renderVegaLite({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: { font: 'sans-serif', title: { anchor: 'start', fontSize: 13, subtitleColor: '#555', subtitleFontSize: 10 }, axis: { titleColor: '#555', titleFontWeight: 'normal' } },
+    title: {
+      text: title,
+      subtitle: [
+        `${iso(run.startedAt)} · ${(spanMs / 1000).toFixed(0)} s · handshakes ${run.config.handshakes}`,
+        'colour = installed PSK (fingerprint) · red = probe outage · blue tick = handshake seen · r* = rotation that reached one site only',
+        'triangle = sessions expired by the lab, rekey brought forward (green: both sites showed the same PSK, orange: they differed)',
+      ],
+    },
+    width: PLOT_W,
+    height: { step: 20 },
+    layer: layers,
+  } as TopLevelSpec);
 }

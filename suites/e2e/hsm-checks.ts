@@ -353,6 +353,14 @@ export function rotationLosesNothing(made: MadeKey[], rot: RotationObservation, 
   });
 }
 
+/** Made on A → found on B (with A's fingerprint) per object that arrived, for hsm/14's chart. */
+export function objectLatencies(made: MadeKey[], arrivals: Map<string, Arrival>): Array<{ label: string; class: string; kind: string; ms: number }> {
+  return objectsOf(made).flatMap(({ key, o }) => {
+    const at = arrivals.get(nameKey(o))?.matchedAt ?? null;
+    return at === null ? [] : [{ label: o.label, class: o.class, kind: key.kind, ms: at - key.madeAt }];
+  });
+}
+
 /** hsm/14 (measurement): latency per object (made on A → found on B; agent put → ack) and throughput. */
 export function latencyReport(made: MadeKey[], arrivals: Map<string, Arrival>, agent: { n: number; p50: number | null; p95: number | null } | null): Verdict {
   const perKey = made

@@ -11,6 +11,7 @@ import type { KeySpec } from '../../src/hsm/keygen.ts';
 import type { ObjectName } from '../../src/hsm/objects.ts';
 import type { HsmRequest, HsmResult } from '../../src/hsm/operations.ts';
 import type { HsmSiteClient } from '../../src/hsm/site-client.ts';
+import { replicationLatencyChart, type ReplicationLatency } from '../../src/hsm/replication-chart.ts';
 import { cleanupStale } from '../../src/lab/cleanup.ts';
 import { Lab } from '../../src/lab/lab.ts';
 import { hsmUnavailable } from '../../src/lab/hsm.ts';
@@ -313,4 +314,17 @@ export async function reportHsm(v: Verdict, source: string, evidence: string[] =
   await allure.parameter('source', source.split(' ')[0]!);
   await allure.parameter('run', source, { excluded: true });
   if (evidence.length) await allure.attachment('sites', evidence.join('\n'), 'text/plain');
+}
+
+/**
+ * hsm/14's picture (per-object latency, p50/p95, the agent's put → ack) as an SVG attachment; none when
+ * no object arrived. A picture that cannot be drawn is noted, not thrown: the verdict is the result.
+ */
+export async function attachLatencyChart(r: ReplicationLatency): Promise<void> {
+  try {
+    const svg = await replicationLatencyChart(r);
+    if (svg) await allure.attachment('replication latency', svg, 'image/svg+xml');
+  } catch (err) {
+    await allure.attachment('replication latency (not drawn)', (err as Error).message, 'text/plain');
+  }
 }

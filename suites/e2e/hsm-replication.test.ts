@@ -24,6 +24,7 @@ import {
   exactlyOnce,
   latencyReport,
   nameKey,
+  objectLatencies,
   outageCatchUp,
   protectionKept,
   rotationLosesNothing,
@@ -42,6 +43,7 @@ import {
   Watcher,
   allMatched,
   arrivals,
+  attachLatencyChart,
   encryptAcross,
   extractionAttempts,
   failureOf,
@@ -218,7 +220,9 @@ describe.skipIf(Boolean(gate.skip))(titled('HSM replication through the tunnel',
   it('hsm/14 latency per object (p50, p95) and objects per second are reported', async ({ skip }) => {
     const p = need(skip);
     const agent = p.lab ? (syncStatus(p.lab, 'alice')?.latencyMs ?? null) : null;
-    await judged(latencyReport(made, arr, agent));
+    const v = latencyReport(made, arr, agent);
+    await attachLatencyChart({ objects: objectLatencies(made, arr), agent, objectsPerSecond: (v.evidence.objectsPerSecond as number | null | undefined) ?? null });
+    await judged(v);
   });
 
   it('hsm/8 replication to the remote HSM service takes the WireGuard interface', async ({ skip }) => {
