@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { figures } from '../../suites/kpi/fixture.ts';
 import { MAX_POINTS } from '../report/vega-svg.ts';
 import { markItems, pathPoints, rect, textOf } from '../testing/svg-marks.ts';
-import { exhaustionChart, kpiCharts, latencyChart, mergeBuckets, rateChart, soakChart } from './charts.ts';
+import { exhaustionChart, kpiCharts, latencyChart, latencyHistogramChart, mergeBuckets, rateChart, soakChart } from './charts.ts';
 import type { Bucket } from './load.ts';
 import type { KpiFigures } from './scenarios.ts';
 
@@ -101,6 +101,21 @@ describe('KPI charts', () => {
     expect(p99! / p50!).toBeLessThan(3);
     if (f.latency?.state === 'measured') f.latency = { state: 'error', reason: 'x' };
     expect(markItems((await latencyChart(f))!, 'latency')).toHaveLength(7 * 3);
+  });
+
+  it('latency histogram: one line per scenario with a histogram, a point per bucket; none without histograms', async () => {
+    const f = figures();
+    expect(await latencyHistogramChart(f)).toBeUndefined(); // the fixture's phases carry percentiles only
+    const { status, flow } = f.latency?.state === 'measured' ? f.latency : ({} as never);
+    if (status.warm.state !== 'measured' || flow.cold.state !== 'measured') throw new Error('the fixture measures every latency scenario');
+    status.warm.latency!.histogram = [[1, 80], [1.189, 15], [9.514, 5]];
+    flow.cold.latency!.histogram = [[16, 1], [19.027, 3]];
+    const svg = (await latencyHistogramChart(f))!;
+    expect(markItems(svg, 'histogram')).toHaveLength(2); // a line per scenario
+    expect(markItems(svg, 'histogram_bucket')).toHaveLength(5); // a point per bucket
+    for (const name of ['Status warm', 'master→slave cold TLS']) expect(svg).toContain(`>${name}</text>`);
+    expect(svg).not.toContain('>enc_keys warm</text>');
+    expect(Object.keys(await kpiCharts(f))).toContain('latency-histogram.svg');
   });
 
   it('soak: p95 and RSS per window', async () => {

@@ -1,8 +1,8 @@
 // The KPI charts for the report, as Vega-Lite specs rendered to SVG (src/report/vega-svg.ts): latency
 // percentiles per scenario (log scale), request and key rates over time, the pool (stored_key_count)
-// draining with 200/503 answers over time during exhaustion and refilling after it, and the soak. Each
-// function resolves to undefined when its phase has no figures. The figures hold percentiles, not
-// per-request latencies, so there is no latency histogram: the percentile bars are what was measured.
+// draining with 200/503 answers over time during exhaustion and refilling after it, the latency
+// histograms of the latency phase, and the soak. Each function resolves to undefined when its phase has
+// no figures.
 import type { Bucket } from './load.ts';
 import type { KpiFigures, PhaseFigures } from './scenarios.ts';
 import { MAX_POINTS, renderVegaLite, thin, type TopLevelSpec } from '../report/vega-svg.ts';
@@ -90,6 +90,46 @@ export async function latencyChart(f: KpiFigures): Promise<string | undefined> {
       },
     ],
   });
+}
+
+/**
+ * The latency phase's histograms (src/kpi/percentiles.ts, quarter-octave buckets): share of the
+ * successful requests per bucket, one line per scenario (Status, enc_keys, master→slave; warm and cold
+ * TLS) on a log axis — where a p99 alone hides two modes (e.g. a lock or a slow path), the shape shows it.
+ */
+export async function latencyHistogramChart(f: KpiFigures): Promise<string | undefined> {
+  if (f.latency?.state !== 'measured') return undefined;
+  const points: Array<{ scenario: string; ms: number; share: number; count: number }> = [];
+  const names: string[] = [];
+  for (const [k, name] of [['status', 'Status'], ['enc_keys', 'enc_keys'], ['flow', 'master→slave']] as const) {
+    for (const [mode, label] of [['warm', 'warm'], ['cold', 'cold TLS']] as const) {
+      const phase = f.latency[k][mode];
+      const h = phase.state === 'measured' ? phase.latency?.histogram : undefined;
+      if (!h?.length) continue;
+      const scenario = `${name} ${label}`;
+      const total = h.reduce((n, [, c]) => n + c, 0);
+      names.push(scenario);
+      for (const [ms, count] of h) points.push({ scenario, ms, share: Math.round((count / total) * 10_000) / 100, count });
+    }
+  }
+  if (!points.length) return undefined;
+  const encoding = {
+    x: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency (ms, log scale)' },
+    y: { field: 'share', type: 'quantitative', title: '% of requests' },
+    color: { field: 'scenario', type: 'nominal', scale: { domain: names } },
+  };
+  return renderVegaLite({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CONFIG,
+    title: { text: 'Key-delivery latency histogram (share of successful requests per bucket)', subtitle: 'buckets a quarter-octave wide (about 19 %), each point at its upper bound; log scale' },
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: points },
+    layer: [
+      { name: 'histogram', mark: { type: 'line', interpolate: 'step-before' }, encoding },
+      { name: 'histogram_bucket', mark: { type: 'point', filled: true }, encoding: { ...encoding, tooltip: [{ field: 'scenario' }, { field: 'ms', title: 'up to ms' }, { field: 'count' }, { field: 'share', title: '%' }] } },
+    ],
+  } as TopLevelSpec);
 }
 
 /** Status answers/s (HTTP capacity) and keys/s (key supply) over each phase's time; the warm-up shaded. */
@@ -266,6 +306,7 @@ export async function kpiCharts(f: KpiFigures): Promise<Record<string, string>> 
   const out: Record<string, string> = {};
   const charts: Array<[string, (f: KpiFigures) => Promise<string | undefined>]> = [
     ['latency.svg', latencyChart],
+    ['latency-histogram.svg', latencyHistogramChart],
     ['rate.svg', rateChart],
     ['exhaustion.svg', exhaustionChart],
     ['soak.svg', soakChart],

@@ -11,6 +11,28 @@ export interface LatencyStats {
   p95: number;
   p99: number;
   max: number;
+  /**
+   * Latency histogram of the kept samples: [upper bound ms, count] of each non-empty bucket, ascending.
+   * Buckets are quarter-octaves (upper bounds 2^(k/4) ms), so every bucket is about 19 % wide at any scale.
+   */
+  histogram?: Array<[number, number]>;
+}
+
+/** Buckets per doubling of the latency in `histogram`. */
+export const HISTOGRAM_STEPS_PER_OCTAVE = 4;
+
+/** [upper bound ms, count] of the non-empty quarter-octave buckets of ascending `sorted` (ms). */
+export function histogram(sorted: ArrayLike<number>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < sorted.length; i++) {
+    // The smallest bound 2^(k/4) at or above the value; 0 ms goes into the lowest bucket shown.
+    const k = Math.ceil(Math.log2(Math.max(sorted[i]!, 1e-3)) * HISTOGRAM_STEPS_PER_OCTAVE);
+    const upper = round3(2 ** (k / HISTOGRAM_STEPS_PER_OCTAVE));
+    const last = out[out.length - 1];
+    if (last && last[0] === upper) last[1]++;
+    else out.push([upper, 1]);
+  }
+  return out;
 }
 
 /**
@@ -68,6 +90,6 @@ export class LatencyRecorder {
     if (this.n === 0) return undefined;
     const sorted = this.values.slice(0, this.n).sort();
     const at = (p: number) => round3(percentile(sorted, p)!);
-    return { count: this.seen, min: round3(this.lo), mean: round3(this.sum / this.seen), p50: at(50), p90: at(90), p95: at(95), p99: at(99), max: round3(this.hi) };
+    return { count: this.seen, min: round3(this.lo), mean: round3(this.sum / this.seen), p50: at(50), p90: at(90), p95: at(95), p99: at(99), max: round3(this.hi), histogram: histogram(sorted) };
   }
 }

@@ -29,7 +29,7 @@ export interface KpiSummary {
 const ALLURE_STATUS: Record<Outcome, Status> = { pass: Status.PASSED, fail: Status.FAILED, warn: Status.PASSED, info: Status.SKIPPED, skip: Status.SKIPPED, error: Status.BROKEN };
 
 const CHARTS_OF: Record<Phase, string[]> = {
-  latency: ['latency.svg'],
+  latency: ['latency.svg', 'latency-histogram.svg'],
   capacity: ['rate.svg', 'latency.svg'],
   supply: ['rate.svg', 'latency.svg'],
   concurrency: ['latency.svg'],

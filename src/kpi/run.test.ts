@@ -66,7 +66,7 @@ describe('qkd-harness kpi runs', () => {
     expect(lat?.cold).toMatchObject({ state: 'measured' });
     expect(onDisk.figures.supply).toMatchObject({ keys_per_s: expect.any(Number), key_bits_per_s: expect.any(Number), warmup_s: 0.5 }); // a 1 s phase keeps half
     expect(onDisk.figures.capacity).toMatchObject({ warmup_s: 0.5 });
-    expect(onDisk.charts.sort()).toEqual(['charts/exhaustion.svg', 'charts/latency.svg', 'charts/rate.svg', 'charts/soak.svg']);
+    expect(onDisk.charts.sort()).toEqual(['charts/exhaustion.svg', 'charts/latency-histogram.svg', 'charts/latency.svg', 'charts/rate.svg', 'charts/soak.svg']);
     for (const c of onDisk.charts) expect(readFileSync(join(out, c), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>$/);
     const allure = readdirSync(join(out, 'allure-results'));
     expect(allure.filter((f) => f.endsWith('-result.json'))).toHaveLength(11);
