@@ -213,7 +213,12 @@ export async function report(v: Verdict, o: Observed | undefined, timeline = fal
     }
   }
   await allure.attachment(`${v.id} evidence`, JSON.stringify({ outcome: v.outcome, summary: v.summary, evidence: v.evidence }, null, 2), 'application/json');
-  if (timeline && o) await allure.attachment('timeline', await timelineSvg(o.run, `${o.source}: PSK rotations, handshakes, outages`), 'image/svg+xml');
+  if (timeline && o) {
+    // A picture that cannot be drawn is noted beside the verdict, never in its place.
+    const svg = await timelineSvg(o.run, `${o.source}: PSK rotations, handshakes, outages`).catch((err: Error) => err);
+    if (svg instanceof Error) await allure.attachment('timeline (not drawn)', svg.message, 'text/plain');
+    else await allure.attachment('timeline', svg, 'image/svg+xml');
+  }
   if (gated.outcome === 'error' && gated !== v) throw new Error(`${v.id}: ${v.summary}`);
 }
 
