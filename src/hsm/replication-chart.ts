@@ -3,7 +3,7 @@
 // and, where the lab's agent reported them, its put → ack p50 and p95 (the tunnel round trip of one put).
 // Object labels and times only: nothing of a key's value is in the figures.
 import { percentile } from '../sites/timeline.ts';
-import { renderVegaLite, type TopLevelSpec } from '../report/vega-svg.ts';
+import { CHART_CONFIG, renderVegaLite, type TopLevelSpec } from '../report/vega-svg.ts';
 
 export interface ReplicatedObject {
   /** CKA_LABEL of the object (labels are the harness' own, e.g. qkdh-e2e-123-aes-0a1b2c). */
@@ -28,13 +28,16 @@ export async function replicationLatencyChart(r: ReplicationLatency, title = 'HS
   if (!r.objects.length) return undefined;
   const ms = r.objects.map((o) => o.ms);
   const rules: Array<{ t: number; label: string; colour: string }> = [];
-  for (const p of [50, 95]) rules.push({ t: percentile(ms, p)!, label: `p${p} ${percentile(ms, p)} ms`, colour: '#1565c0' });
+  for (const p of [50, 95]) {
+    const t = percentile(ms, p)!;
+    rules.push({ t, label: `p${p} ${t} ms`, colour: '#1565c0' });
+  }
   for (const [p, v] of [[50, r.agent?.p50], [95, r.agent?.p95]] as const) if (typeof v === 'number') rules.push({ t: v, label: `agent put → ack p${p} ${v} ms`, colour: '#ef6c00' });
   const rows = [...new Set(r.objects.map((o) => `${o.kind} ${o.class}`))].sort();
   const x = { field: 't', type: 'quantitative' as const, title: 'ms' };
   return renderVegaLite({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    config: { font: 'sans-serif', title: { anchor: 'start', fontSize: 13, subtitleColor: '#555' }, axis: { titleColor: '#555', titleFontWeight: 'normal' } },
+    config: CHART_CONFIG,
     title: {
       text: title,
       subtitle: `${r.objects.length} objects${r.objectsPerSecond != null ? `, ${r.objectsPerSecond} objects/s` : ''}${r.agent ? `; agent put → ack over ${r.agent.n} puts` : ''}; made→found includes polling B's inventory`,

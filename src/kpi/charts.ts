@@ -5,11 +5,11 @@
 // no figures.
 import type { Bucket } from './load.ts';
 import type { KpiFigures, PhaseFigures } from './scenarios.ts';
-import { MAX_POINTS, renderVegaLite, thin, type TopLevelSpec } from '../report/vega-svg.ts';
+import { CHART_CONFIG, MAX_POINTS, renderVegaLite, thin, type TopLevelSpec } from '../report/vega-svg.ts';
 
 const WIDTH = 760;
 const HEIGHT = 240;
-const CONFIG = { font: 'sans-serif', title: { anchor: 'start', fontSize: 13, subtitleColor: '#555' }, axis: { titleColor: '#555', titleFontWeight: 'normal' }, legend: { orient: 'bottom', title: null, labelLimit: 0 } } as const;
+const CONFIG = { ...CHART_CONFIG, legend: { orient: 'bottom', title: null, labelLimit: 0 } } as const;
 
 const perS = (n: number, bucketMs: number) => Math.round((n * 1000) / bucketMs);
 
@@ -32,6 +32,14 @@ export function mergeBuckets(timeline: Bucket[], bucketMs: number, max = MAX_POI
 /** A constant colour per series (`datum`), so every layer adds its entry to one shared legend. */
 const legendColour = (name: string, names: string[], colours: string[]) => ({ datum: name, type: 'nominal' as const, scale: { domain: names, range: colours } });
 
+/** The latency phase's scenarios with their chart labels: Status, enc_keys and master→slave, warm and cold TLS. */
+function latencyScenarios(l: Extract<KpiFigures['latency'], { state: 'measured' }>): Array<[string, (typeof l)['status']['warm']]> {
+  return (['status', 'enc_keys', 'flow'] as const).flatMap((k) => {
+    const name = { status: 'Status', enc_keys: 'enc_keys', flow: 'master→slave' }[k];
+    return [[`${name} warm`, l[k].warm], [`${name} cold TLS`, l[k].cold]] as Array<[string, (typeof l)['status']['warm']]>;
+  });
+}
+
 /** Latency p50/p95/p99 per scenario, horizontal bars on a log scale (cold and warm differ by orders). */
 export async function latencyChart(f: KpiFigures): Promise<string | undefined> {
   const rows: Array<{ label: string; p: PhaseFigures }> = [];
@@ -39,12 +47,7 @@ export async function latencyChart(f: KpiFigures): Promise<string | undefined> {
     const s = p as { state?: string } & PhaseFigures;
     if (s && (s.state === undefined || s.state === 'measured') && s.latency) rows.push({ label, p: s });
   };
-  if (f.latency?.state === 'measured') {
-    for (const [k, name] of [['status', 'Status'], ['enc_keys', 'enc_keys'], ['flow', 'master→slave']] as const) {
-      add(`${name} warm`, f.latency[k].warm);
-      add(`${name} cold TLS`, f.latency[k].cold);
-    }
-  }
+  if (f.latency?.state === 'measured') for (const [label, phase] of latencyScenarios(f.latency)) add(label, phase);
   if (f.capacity?.state === 'measured') add('Status at capacity', f.capacity);
   if (f.supply?.state === 'measured') add('enc_keys at full supply', f.supply);
   if (f.concurrency?.state === 'measured') add(`flow, ${f.concurrency.clients} clients`, f.concurrency);
@@ -101,16 +104,12 @@ export async function latencyHistogramChart(f: KpiFigures): Promise<string | und
   if (f.latency?.state !== 'measured') return undefined;
   const points: Array<{ scenario: string; ms: number; share: number; count: number }> = [];
   const names: string[] = [];
-  for (const [k, name] of [['status', 'Status'], ['enc_keys', 'enc_keys'], ['flow', 'master→slave']] as const) {
-    for (const [mode, label] of [['warm', 'warm'], ['cold', 'cold TLS']] as const) {
-      const phase = f.latency[k][mode];
-      const h = phase.state === 'measured' ? phase.latency?.histogram : undefined;
-      if (!h?.length) continue;
-      const scenario = `${name} ${label}`;
-      const total = h.reduce((n, [, c]) => n + c, 0);
-      names.push(scenario);
-      for (const [ms, count] of h) points.push({ scenario, ms, share: Math.round((count / total) * 10_000) / 100, count });
-    }
+  for (const [scenario, phase] of latencyScenarios(f.latency)) {
+    const h = phase.state === 'measured' ? phase.latency?.histogram : undefined;
+    if (!h?.length) continue;
+    const total = h.reduce((n, [, c]) => n + c, 0);
+    names.push(scenario);
+    for (const [ms, count] of h) points.push({ scenario, ms, share: Math.round((count / total) * 10_000) / 100, count });
   }
   if (!points.length) return undefined;
   const encoding = {

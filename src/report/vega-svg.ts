@@ -11,6 +11,9 @@ export type { TopLevelSpec };
 let libs: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
 const load = () => (libs ??= Promise.all([import('vega'), import('vega-lite')]));
 
+/** The look every chart of the report shares (fonts, a left-aligned title, quiet axis titles). */
+export const CHART_CONFIG = { font: 'sans-serif', title: { anchor: 'start', fontSize: 13, subtitleColor: '#555' }, axis: { titleColor: '#555', titleFontWeight: 'normal' } } as const;
+
 /** Most points one series of a chart gets: about two per pixel of a 900 px wide plot. */
 export const MAX_POINTS = 2_000;
 

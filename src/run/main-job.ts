@@ -55,7 +55,6 @@ export interface MainJobSummary {
   reportError?: string;
 }
 
-
 /** Whether the lab / sites step runs, and why not. */
 function e2eWhyNot(o: MainJobOptions): string | undefined {
   if (o.quick) return '--quick';
@@ -142,7 +141,7 @@ export async function mainJob(o: MainJobOptions, buildReport: (dir: string) => P
     const s: StepSummary = { name: plan.name, title: plan.title, status: 'ran', exitCode: code, durationS, counts: outcomeCounts(), unexpected: [] };
     try {
       const results = plan.read(plan.reports);
-      for (const r of results) s.counts[r.outcome]++;
+      s.counts = outcomeCounts(results.map((r) => r.outcome));
       s.unexpected = results.filter((r) => r.unexpected).map((r) => ({ ...r, ...(r.message ? { message: redactText(r.message) } : {}) }));
       if (!results.length) throw new Error('it judged nothing');
       // A child that failed without any unexpected result (exit 2/3, a crash) is an error of the step, not a pass.

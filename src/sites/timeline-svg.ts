@@ -3,7 +3,7 @@
 // handshakes (ticks); the rotations across all lanes (dashed, skew in the tooltip) and the forced
 // handshakes (triangles) in a lane of their own. Fingerprints only: nothing else of a key is in the run.
 import { createHash } from 'node:crypto';
-import { renderVegaLite, type TopLevelSpec } from '../report/vega-svg.ts';
+import { CHART_CONFIG, renderVegaLite, type TopLevelSpec } from '../report/vega-svg.ts';
 import { rotations, type E2eRun } from './timeline.ts';
 
 const PLOT_W = 860;
@@ -72,7 +72,7 @@ export async function timelineSvg(run: E2eRun, title = 'WireGuard PSK rotations'
 
   return renderVegaLite({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    config: { font: 'sans-serif', title: { anchor: 'start', fontSize: 13, subtitleColor: '#555', subtitleFontSize: 10 }, axis: { titleColor: '#555', titleFontWeight: 'normal' } },
+    config: { ...CHART_CONFIG, title: { ...CHART_CONFIG.title, subtitleFontSize: 10 } },
     title: {
       text: title,
       subtitle: [

@@ -213,13 +213,18 @@ export async function report(v: Verdict, o: Observed | undefined, timeline = fal
     }
   }
   await allure.attachment(`${v.id} evidence`, JSON.stringify({ outcome: v.outcome, summary: v.summary, evidence: v.evidence }, null, 2), 'application/json');
-  if (timeline && o) {
-    // A picture that cannot be drawn is noted beside the verdict, never in its place.
-    const svg = await timelineSvg(o.run, `${o.source}: PSK rotations, handshakes, outages`).catch((err: Error) => err);
-    if (svg instanceof Error) await allure.attachment('timeline (not drawn)', svg.message, 'text/plain');
-    else await allure.attachment('timeline', svg, 'image/svg+xml');
-  }
+  if (timeline && o) await attachPicture('timeline', () => timelineSvg(o.run, `${o.source}: PSK rotations, handshakes, outages`));
   if (gated.outcome === 'error' && gated !== v) throw new Error(`${v.id}: ${v.summary}`);
+}
+
+/**
+ * An SVG picture attached beside a verdict as `name` (none when `draw` has nothing to show). A picture
+ * that cannot be drawn is noted in a text attachment, never thrown: the verdict is the result.
+ */
+export async function attachPicture(name: string, draw: () => Promise<string | undefined>): Promise<void> {
+  const svg = await draw().catch((err: Error) => err);
+  if (svg instanceof Error) await allure.attachment(`${name} (not drawn)`, svg.message, 'text/plain');
+  else if (svg) await allure.attachment(name, svg, 'image/svg+xml');
 }
 
 /** Asserts the verdict passes; a `skip` verdict skips the test with its reason. */

@@ -11,7 +11,6 @@ import type { KeySpec } from '../../src/hsm/keygen.ts';
 import type { ObjectName } from '../../src/hsm/objects.ts';
 import type { HsmRequest, HsmResult } from '../../src/hsm/operations.ts';
 import type { HsmSiteClient } from '../../src/hsm/site-client.ts';
-import { replicationLatencyChart, type ReplicationLatency } from '../../src/hsm/replication-chart.ts';
 import { cleanupStale } from '../../src/lab/cleanup.ts';
 import { Lab } from '../../src/lab/lab.ts';
 import { hsmUnavailable } from '../../src/lab/hsm.ts';
@@ -316,15 +315,3 @@ export async function reportHsm(v: Verdict, source: string, evidence: string[] =
   if (evidence.length) await allure.attachment('sites', evidence.join('\n'), 'text/plain');
 }
 
-/**
- * hsm/14's picture (per-object latency, p50/p95, the agent's put → ack) as an SVG attachment; none when
- * no object arrived. A picture that cannot be drawn is noted, not thrown: the verdict is the result.
- */
-export async function attachLatencyChart(r: ReplicationLatency): Promise<void> {
-  try {
-    const svg = await replicationLatencyChart(r);
-    if (svg) await allure.attachment('replication latency', svg, 'image/svg+xml');
-  } catch (err) {
-    await allure.attachment('replication latency (not drawn)', (err as Error).message, 'text/plain');
-  }
-}

@@ -15,7 +15,8 @@ import type { ObjectName } from '../../src/hsm/objects.ts';
 import type { Lab } from '../../src/lab/lab.ts';
 import { UnderlayCounters, underlayDelta, type UnderlaySample } from '../../src/lab/underlay-counters.ts';
 import type { Verdict } from './checks.ts';
-import { settings, titled } from './fixture.ts';
+import { attachPicture, settings, titled } from './fixture.ts';
+import { replicationLatencyChart } from '../../src/hsm/replication-chart.ts';
 import {
   aesAcross,
   appearsOnB,
@@ -43,7 +44,6 @@ import {
   Watcher,
   allMatched,
   arrivals,
-  attachLatencyChart,
   encryptAcross,
   extractionAttempts,
   failureOf,
@@ -221,7 +221,8 @@ describe.skipIf(Boolean(gate.skip))(titled('HSM replication through the tunnel',
     const p = need(skip);
     const agent = p.lab ? (syncStatus(p.lab, 'alice')?.latencyMs ?? null) : null;
     const v = latencyReport(made, arr, agent);
-    await attachLatencyChart({ objects: objectLatencies(made, arr), agent, objectsPerSecond: (v.evidence.objectsPerSecond as number | null | undefined) ?? null });
+    const objectsPerSecond = (v.evidence.objectsPerSecond as number | null | undefined) ?? null;
+    await attachPicture('replication latency', () => replicationLatencyChart({ objects: objectLatencies(made, arr), agent, objectsPerSecond }));
     await judged(v);
   });
 
